@@ -13,6 +13,14 @@ export default defineConfig({
         },
       },
       {
+        // Compares drover with ansible-core (the oracle) on inputs that need no hosts.
+        test: {
+          name: 'oracle',
+          include: ['test/oracle/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

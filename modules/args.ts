@@ -33,7 +33,12 @@ export function toBool(v: unknown): boolean | undefined {
   return undefined;
 }
 
-function coerce(name: string, type: ArgType, v: unknown, elements?: ArgType): { value?: unknown; error?: string } {
+function coerce(
+  name: string,
+  type: ArgType,
+  v: unknown,
+  elements?: ArgType,
+): { value?: unknown; error?: string } {
   const bad = (what: string) => ({
     error: `argument '${name}' is of type ${pyType(v)} and we were unable to convert to ${what}`,
   });
@@ -184,7 +189,9 @@ export function validateArgs(
     v = r.value;
     args[name] = v;
     if (def.choices && !def.choices.some((c) => c === v || String(c) === String(v))) {
-      errors.push(`value of ${name} must be one of: ${def.choices.map(String).join(', ')}, got: ${String(v)}`);
+      errors.push(
+        `value of ${name} must be one of: ${def.choices.map(String).join(', ')}, got: ${String(v)}`,
+      );
     }
   }
 

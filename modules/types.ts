@@ -73,7 +73,9 @@ export interface ControllerFiles {
   /** Read a controller file, decrypting it if it is vault-encrypted. */
   read(path: string): Promise<Buffer>;
   /** Recursively list a controller directory: relative paths of files, dirs and links. */
-  walk(dir: string): Promise<{ path: string; type: 'file' | 'dir' | 'link'; mode: number; target?: string }[]>;
+  walk(
+    dir: string,
+  ): Promise<{ path: string; type: 'file' | 'dir' | 'link'; mode: number; target?: string }[]>;
   /** Write a controller file (fetch), creating parent directories. */
   write(path: string, data: Uint8Array, mode?: number): Promise<void>;
 }

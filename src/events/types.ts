@@ -3,8 +3,9 @@
  * annotations) are exhaustive maps over `type`, so a new event cannot be forgotten.
  * Values in events are already masked (no_log, vault) by the runner.
  */
-import type { SourcePos } from '../errors.js';
+
 import type { TaskResult } from '../../modules/types.js';
+import type { SourcePos } from '../errors.js';
 
 /** Bump when the shape of an event changes incompatibly (docs/events.md). */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -53,7 +54,15 @@ export type RunEvent =
       durationMs: number;
       time: number;
     }
-  | { type: 'host.retry'; host: string; task: TaskRef; attempt: number; retries: number; result: TaskResult; time: number }
+  | {
+      type: 'host.retry';
+      host: string;
+      task: TaskRef;
+      attempt: number;
+      retries: number;
+      result: TaskResult;
+      time: number;
+    }
   | { type: 'handler.notify'; host: string; handler: string; time: number }
   | { type: 'play.end'; play: PlayRef; time: number }
   | { type: 'warning'; message: string; pos?: SourcePos; time: number }

@@ -94,7 +94,11 @@ export function loadYaml(text: string, file: string, opts: YamlLoadOptions = {})
     } catch (e) {
       const range = doc.contents?.range;
       const p = range ? lineCounter.linePos(range[0]) : { line: 1, col: 1 };
-      problems.push({ message: (e as Error).message, pos: { file, line: p.line, col: p.col }, severity: 'error' });
+      problems.push({
+        message: (e as Error).message,
+        pos: { file, line: p.line, col: p.col },
+        severity: 'error',
+      });
     }
   }
   return { docs, nodes, lineCounter, file, problems };
@@ -112,7 +116,10 @@ export function posOf(node: Node | null | undefined, y: Pick<LoadedYaml, 'file' 
 }
 
 /** The node of `key` in a map node, and the key node itself (for positions of keys). */
-export function mapEntry(node: Node | null | undefined, key: string): { key: Node; value: Node | null } | undefined {
+export function mapEntry(
+  node: Node | null | undefined,
+  key: string,
+): { key: Node; value: Node | null } | undefined {
   if (!isMap(node)) return undefined;
   for (const pair of node.items) {
     const k = pair.key as Node;

@@ -1,0 +1,4 @@
+import type { AnyModule } from '../types.js';
+
+/** Modules of this area; each file exports one module, listed here. */
+export const packagesModules: AnyModule[] = [];
