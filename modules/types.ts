@@ -110,3 +110,8 @@ export interface Module<A = Record<string, unknown>> {
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds modules of every argument type
 export type AnyModule = Module<any>;
+
+/** Tell a Step from a TaskResult (a TaskResult may carry any key, so `in` checks do not narrow). */
+export function isStep(x: Step | TaskResult): x is Step {
+  return typeof (x as Step).parse === 'function' && typeof (x as Step).script === 'string';
+}
