@@ -29,6 +29,10 @@ export interface RunResult {
   stderr: string;
   /** Set when the command was killed by a signal (rc is then 128+n or -1). */
   signal?: string;
+  /** Set when escalation itself failed (wrong or missing become password); rc is then non-zero. */
+  becomeError?: string;
+  /** Set when the command was killed because it ran longer than timeoutMs (rc is then 124). */
+  timedOut?: boolean;
 }
 
 export interface Connection {
@@ -76,6 +80,10 @@ export interface ConnectionSpec {
   proxyJump?: string[];
   /** Max exec channels open at once on this connection. */
   maxChannels?: number;
+  /** SSH keepalive interval; 0 disables. Default 15 s. */
+  keepaliveIntervalMs?: number;
+  /** Where each value came from (ansible var, CLI, ssh config), for messages. */
+  origin?: Record<string, string>;
   /** Default become for this host (ansible_become*). */
   become?: Become & { enabled: boolean };
 }
