@@ -1,0 +1,12 @@
+/** Ansible Vault for drover: the API inventory, playbook loading and the CLI call. */
+export { VaultError } from './error.js';
+export { DEFAULT_VAULT_ID, encryptVaultText, isVaultText, parseEnvelope } from './format.js';
+export { Keyring, type KeyringOptions, type OpenedVault, type VaultSecret } from './keyring.js';
+export { type PromptFn, promptHidden } from './prompt.js';
+export {
+  loadVaultSecrets,
+  readPasswordSource,
+  splitVaultId,
+  type VaultCliOptions,
+  vaultIdSlugs,
+} from './secrets.js';
