@@ -1,0 +1,198 @@
+/**
+ * The atomic single-file writer behind copy, template, assemble and the line-editing
+ * modules: content travels on stdin, the script compares sha1 sums, writes a temp file in
+ * the destination's directory, sets owner/group/mode, runs `validate`, makes the backup and
+ * renames into place. Under CHECK=1 the same script only reports.
+ */
+import { createHash } from 'node:crypto';
+import { parseReport, type Report } from '../sh/protocol.js';
+import { shPath, shScript } from '../sh/script.js';
+import { parseStat } from '../sh/stat.js';
+import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
+import { diffText, failureFrom, statResult } from './common.js';
+
+export interface PutOptions {
+  /** Module name for messages. */
+  module: string;
+  dest: string;
+  content: Buffer;
+  /** When dest is (or, with a trailing '/', will be) a directory, write dest/srcBase. */
+  srcBase?: string;
+  owner?: string;
+  group?: string;
+  mode?: string;
+  backup?: boolean;
+  validate?: string;
+  force?: boolean;
+  follow?: boolean;
+  directoryMode?: string;
+  /** Fail unless the destination still has this sha1 ('' = must be absent): two-step edits. */
+  guardSum?: string;
+  /** Create missing parent directories (lineinfile create=yes). */
+  makeParents?: boolean;
+  /** Copy this file on the target instead of stdin content (remote_src). */
+  fromSrc?: string;
+  /** after_header of the diff. */
+  srcLabel?: string;
+}
+
+export function sha1(data: Buffer | string): string {
+  return createHash('sha1').update(data).digest('hex');
+}
+
+export function md5(data: Buffer | string): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+const PUT_BODY = String.raw`
+if [ -n "$from_src" ]; then
+  [ -e "$from_src" ] || dr_fail "Source $from_src not found"
+  [ -r "$from_src" ] || dr_fail "Source $from_src not readable"
+  [ -d "$from_src" ] && dr_fail "Cannot copy invalid source '$from_src': not a file"
+  want_sum=$(dr_sha1 "$from_src")
+  dr_out checksum "$want_sum"
+  dr_out md5sum "$(md5sum < "$from_src" 2>/dev/null | cut -d' ' -f1)"
+fi
+if [ "$slash" = 1 ] && [ ! -d "$dest" ]; then
+  if [ "$CHECK" = 1 ]; then dr_out changed 1; dr_out64 msg "dest directory $dest would be created"; dr_out early 1; exit 0; fi
+  dr_err=$(mkdir -p "$dest" 2>&1) || dr_fail "Error creating $dest: $dr_err"
+  if [ -n "$dir_mode" ]; then chmod "$dir_mode" "$dest" || dr_fail "chmod $dir_mode $dest failed"; fi
+fi
+if [ -d "$dest" ]; then
+  [ -n "$src_base" ] || dr_fail "can not use content with a dir as dest"
+  dest="$dest/$src_base"
+fi
+if [ -L "$dest" ] && [ "$follow" = 1 ]; then dest=$(readlink -f "$dest"); fi
+dr_out64 dest "$dest"
+t=$(dr_type "$dest")
+cur_sum=
+dir=$(dr_dirname "$dest")
+if [ "$t" = absent ]; then
+  if [ ! -d "$dir" ] && [ "$parents" = 1 ]; then
+    if [ "$CHECK" != 1 ]; then dr_err=$(mkdir -p "$dir" 2>&1) || dr_fail "Error creating $dir ($dr_err)"; fi
+  elif [ ! -d "$dir" ]; then
+    dr_fail "Destination directory $dir does not exist"
+  fi
+else
+  if [ "$force" != 1 ]; then dr_out64 msg "file already exists"; dr_out changed 0; dr_stat dest. "$dest"; exit 0; fi
+  [ "$t" = directory ] && dr_fail "$dest is a directory"
+  if [ "$t" = file ]; then cur_sum=$(dr_sha1 "$dest"); fi
+fi
+if [ "$guard" = 1 ] && [ "$cur_sum" != "$guard_sum" ]; then
+  dr_fail "$dest changed while drover was editing it; run the task again"
+fi
+content_changed=0
+if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
+  content_changed=1
+  DR_CHANGED=1
+  if [ "$want_diff" = 1 ] && [ "$t" = file ]; then
+    if [ "$(stat -c %s "$dest")" -le 104448 ]; then dr_outfile before "$dest"; else dr_out before_large 1; fi
+  fi
+  if [ "$want_diff" = 1 ] && [ -n "$from_src" ] && [ "$(stat -c %s "$from_src")" -le 104448 ]; then dr_outfile after "$from_src"; fi
+  if [ "$CHECK" != 1 ]; then
+    [ -w "$dir" ] || dr_fail "Destination $dir not writable"
+    tmp=$(mktemp "$dir/.drover-tmp.XXXXXX") || dr_fail "Destination $dir not writable"
+    trap 'rm -f "$tmp"' EXIT
+    if [ -n "$from_src" ]; then cat "$from_src" > "$tmp"; else cat > "$tmp"; fi || dr_fail "failed to write $dest"
+    [ "$(dr_sha1 "$tmp")" = "$want_sum" ] || dr_fail "Copied file does not match the expected checksum. Transfer failed."
+    if [ "$t" = file ]; then
+      chmod "$(stat -c %a "$dest")" "$tmp"
+      chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null
+    else
+      chmod "$(printf %o "$((0666 & ~0$(umask)))")" "$tmp"
+    fi
+    dr_attrs "$tmp" "$owner" "$group" "$mode"
+    if [ -n "$validate" ]; then
+      dr_v_out=$(sh -c "$validate" drover-validate "$tmp" 2>&1)
+      dr_v_rc=$?
+      if [ "$dr_v_rc" != 0 ]; then
+        dr_out exit_status "$dr_v_rc"; dr_out64 validate_stderr "$dr_v_out"; dr_fail "failed to validate"
+      fi
+    fi
+    if [ "$backup" = 1 ] && [ "$t" = file ]; then dr_backup "$dest"; fi
+    if [ "$t" = link ]; then rm -f "$dest"; fi
+    dr_err=$(mv -f "$tmp" "$dest" 2>&1) || dr_fail "failed to copy to $dest: $dr_err"
+    trap - EXIT
+  fi
+fi
+if [ "$(dr_type "$dest")" != absent ]; then dr_attrs "$dest" "$owner" "$group" "$mode"; fi
+dr_out content_changed "$content_changed"
+dr_out changed "$DR_CHANGED"
+dr_stat dest. "$dest"
+`;
+
+/** The validate command with `%s` standing for the temp file, passed as "$1" (never spliced). */
+function validateCommand(validate: string | undefined): string | undefined {
+  if (validate === undefined || validate === '') return undefined;
+  return validate.replaceAll('%s', '"$1"');
+}
+
+export function putScript(o: PutOptions, ctx: PlanContext): string {
+  const slash = o.dest.endsWith('/') && o.dest.length > 1;
+  return shScript({
+    check: ctx.check,
+    tmp: ctx.remoteTmp,
+    vars: {
+      dest: shPath(slash ? o.dest.replace(/\/+$/, '') : o.dest),
+      slash,
+      src_base: o.srcBase,
+      want_sum: o.fromSrc === undefined ? sha1(o.content) : '',
+      from_src: o.fromSrc === undefined ? undefined : shPath(o.fromSrc),
+      owner: o.owner,
+      group: o.group,
+      mode: o.mode,
+      backup: o.backup ?? false,
+      validate: validateCommand(o.validate),
+      force: o.force ?? true,
+      follow: o.follow ?? false,
+      dir_mode: o.directoryMode,
+      guard: o.guardSum !== undefined,
+      guard_sum: o.guardSum,
+      parents: o.makeParents ?? false,
+      want_diff: ctx.diff,
+    },
+    body: PUT_BODY,
+  });
+}
+
+/** Read a put script's answer into copy-style return values. */
+export function putResult(o: PutOptions, report: Report, ctx: PlanContext): TaskResult {
+  const dest = report.get('dest') ?? o.dest;
+  const st = parseStat(report, 'dest.');
+  const res: TaskResult = { changed: report.flag('changed'), dest, ...statResult(st) };
+  const msg = report.get('msg');
+  if (msg !== undefined) res.msg = msg;
+  const backup = report.get('backup_file');
+  if (backup !== undefined) res.backup_file = backup;
+  if (ctx.diff && report.flag('content_changed')) res.diff = putDiff(dest, report, o);
+  return res;
+}
+
+export function putDiff(dest: string, report: Report, o: PutOptions): FileDiff {
+  const before = report.has('before') ? diffText(report.bytes('before')) : '';
+  return {
+    before: before ?? '',
+    after: (o.fromSrc === undefined ? diffText(o.content) : diffText(report.bytes('after'))) ?? '',
+    before_header: dest,
+    after_header: o.srcLabel ?? 'dynamically generated',
+  };
+}
+
+/** One step that writes `o.content`, then hands the answer to `finish`. */
+export function putStep(
+  o: PutOptions,
+  ctx: PlanContext,
+  finish: (res: TaskResult, report: Report) => TaskResult = (r) => r,
+): Step {
+  const step: Step = {
+    script: putScript(o, ctx),
+    parse(r) {
+      const report = parseReport(r.stdout);
+      const failed = failureFrom(o.module, r, report);
+      if (failed) return failed;
+      return finish(putResult(o, report, ctx), report);
+    },
+  };
+  if (!ctx.check && o.fromSrc === undefined) step.stdin = o.content;
+  return step;
+}
