@@ -1,0 +1,290 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, readlink } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DroverError, ExitCode } from '../errors.js';
+import { quote, quoteArgs } from '../shell/quote.js';
+import { portAccepting, portFree } from './ports.js';
+import { childrenOf, isRunning, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
+import { type HostSpec, type HostState, readState, removeState, statePath, writeState } from './state.js';
+
+/** A host failed to boot or to stop; the message names the host and what to do. */
+export class MachineError extends DroverError {
+  readonly exitCode = ExitCode.error;
+}
+
+export interface HostHandle {
+  name: string;
+  /** The host's PID 1, as seen from the machine. */
+  pid: number;
+  launcherPid: number;
+  hostDir: string;
+  /** The merged root (an overlay mount visible only inside the host's mount namespace). */
+  rootDir: string;
+  /** Where every write made on the host lands. */
+  upperDir: string;
+  ports: number[];
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  /** How long PID 1 gets after SIGTERM before the namespace is SIGKILLed. Default 1000 ms. */
+  graceMs?: number;
+  timeoutMs?: number;
+}
+
+const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+// Overlay mount options are comma-separated and lowerdir is colon-separated.
+function checkLayerPath(what: string, p: string, host: string): void {
+  if (!isAbsolute(p)) throw new MachineError(`host ${host}: ${what} must be an absolute path, got ${p}`);
+  if (/[,:\\\n]/.test(p)) {
+    throw new MachineError(
+      `host ${host}: ${what} ${p} contains ',', ':', '\\' or a newline, which overlayfs options cannot carry`,
+      'use a directory path without those characters',
+    );
+  }
+}
+
+/** The sh script run as PID 1 of the new namespaces before it execs the host's command. */
+export function bootScript(spec: HostSpec, layers: { root: string; upper: string; work: string }): string {
+  const lower = (spec.lowerDirs ?? ['/']).join(':');
+  const r = quote(layers.root);
+  const lines = [
+    'set -eu',
+    `hostname ${quote(spec.hostname ?? spec.name)}`,
+    `mount -t overlay overlay -o ${quote(`lowerdir=${lower},upperdir=${layers.upper},workdir=${layers.work}`)} ${r}`,
+    // A foreign rootfs (image builds) may lack these mount points; mkdir lands in the upper layer.
+    `mkdir -p ${r}/proc ${r}/dev ${r}/sys ${r}/run`,
+    // A fresh proc shows only the host's own PID namespace.
+    `mount -t proc -o nosuid,nodev,noexec proc ${r}/proc`,
+    `mount --rbind /dev ${r}/dev`,
+    // /dev/shm of the machine would otherwise be shared by every host.
+    `mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs ${r}/dev/shm`,
+    `mount --rbind /sys ${r}/sys`,
+    `mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs ${r}/run`,
+    `mkdir -m 1777 ${r}/run/lock`,
+  ];
+  for (const b of spec.binds ?? []) {
+    const target = quote(join(layers.root, b.target));
+    lines.push(`mkdir -p ${target}`, `mount --rbind ${quote(b.source)} ${target}`);
+    if (b.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
+  }
+  lines.push(`exec chroot ${r} ${quoteArgs(spec.command)}`);
+  return lines.join('\n');
+}
+
+async function tail(file: string, lines = 15): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Boots one namespaced host: its own mount, UTS and PID namespaces, an overlay of
+ * `lowerDirs` with a private upper layer, fresh /proc, the machine's /dev and /sys, a tmpfs
+ * /run, then `command` chrooted as PID 1. The host outlives the calling process (it is in
+ * its own session); `host.json` records it so `stopHostDir` or `cleanupStale` can end it later.
+ */
+export async function bootHost(spec: HostSpec): Promise<HostHandle> {
+  const hostDir = resolve(spec.hostDir);
+  const layers = { root: join(hostDir, 'root'), upper: join(hostDir, 'upper'), work: join(hostDir, 'work') };
+  for (const [what, p] of Object.entries(layers)) checkLayerPath(`${what} dir`, p, spec.name);
+  for (const l of spec.lowerDirs ?? ['/']) checkLayerPath('lower dir', l, spec.name);
+  if (spec.command.length === 0) throw new MachineError(`host ${spec.name}: no command to run`);
+
+  const previous = await readState(hostDir);
+  if (previous && (await isRunning(previous.launcherPid))) {
+    throw new MachineError(
+      `host ${spec.name} is already running (pid ${previous.pid}, state ${statePath(hostDir)})`,
+      'stop it first',
+    );
+  }
+  const ports = spec.ports ?? [];
+  for (const port of ports) {
+    if (!(await portFree(port))) {
+      throw new MachineError(
+        `host ${spec.name}: port 127.0.0.1:${port} is already in use`,
+        'stop whatever listens there (a leftover fleet: run the lab `down` command) or pick other ports',
+      );
+    }
+  }
+  await Promise.all(Object.values(layers).map((d) => mkdir(d, { recursive: true })));
+
+  const consoleLog = join(hostDir, 'console.log');
+  const out = openSync(consoleLog, 'a');
+  const child = spawn(
+    'unshare',
+    [
+      '--mount',
+      '--uts',
+      '--pid',
+      '--fork',
+      '--propagation',
+      'private',
+      // If the launcher is killed, the host's PID 1 dies and the kernel ends the whole namespace.
+      '--kill-child',
+      '/bin/sh',
+      '-c',
+      bootScript(spec, layers),
+    ],
+    { detached: true, stdio: ['ignore', out, out], env: { PATH, ...spec.env } },
+  );
+  closeSync(out);
+  child.unref();
+  const launcherPid = child.pid;
+  if (launcherPid === undefined) {
+    throw new MachineError(`host ${spec.name}: could not start unshare`, 'is util-linux installed?');
+  }
+  const state: HostState = {
+    version: 1,
+    name: spec.name,
+    hostDir,
+    rootDir: layers.root,
+    upperDir: layers.upper,
+    workDir: layers.work,
+    launcherPid,
+    pid: 0,
+    ports,
+    startedAt: new Date().toISOString(),
+    spec: { ...spec, hostDir },
+  };
+  // Synchronously, so a crash right after spawn still leaves a record to clean up from.
+  writeFileSync(statePath(hostDir), `${JSON.stringify(state, null, 2)}\n`);
+
+  const handle: HostHandle = {
+    name: spec.name,
+    pid: 0,
+    launcherPid,
+    hostDir,
+    rootDir: layers.root,
+    upperDir: layers.upper,
+    ports,
+    stop: (opts) => stopHostDir(hostDir, opts),
+  };
+  const fail = async (why: string): Promise<never> => {
+    await stopHostDir(hostDir, { graceMs: 0 }).catch(() => undefined);
+    const log = await tail(consoleLog);
+    throw new MachineError(
+      `host ${spec.name} did not boot: ${why}${log ? `\n--- ${consoleLog} ---\n${log}` : ''}`,
+      `see ${consoleLog}`,
+    );
+  };
+
+  const timeoutMs = spec.readyTimeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  const chrooted = await waitFor(async () => {
+    if (!(await isRunning(launcherPid))) {
+      exited = true;
+      return true;
+    }
+    if (handle.pid === 0) handle.pid = (await childrenOf(launcherPid))[0] ?? 0;
+    if (handle.pid === 0) return false;
+    try {
+      return isUnder(await readlink(`/proc/${handle.pid}/root`), layers.root);
+    } catch {
+      return false;
+    }
+  }, timeoutMs);
+  if (exited) return fail('the boot script exited');
+  if (!chrooted) return fail(`not chrooted after ${timeoutMs} ms`);
+  state.pid = handle.pid;
+  await writeState(state);
+
+  for (const port of ports) {
+    const up = await waitFor(
+      async () => {
+        if (!(await isRunning(handle.pid))) {
+          exited = true;
+          return true;
+        }
+        return portAccepting(port);
+      },
+      Math.max(0, deadline - Date.now()),
+      10,
+    );
+    if (exited) return fail(`its command exited before listening on port ${port}`);
+    if (!up) return fail(`port ${port} not accepting after ${timeoutMs} ms`);
+  }
+  return handle;
+}
+
+/** Handle for a host booted by an earlier process, or undefined when it is not running. */
+export async function attachHost(hostDir: string): Promise<HostHandle | undefined> {
+  const dir = resolve(hostDir);
+  const state = await readState(dir);
+  if (!state || !(await isRunning(state.launcherPid))) return undefined;
+  return {
+    name: state.name,
+    pid: state.pid,
+    launcherPid: state.launcherPid,
+    hostDir: dir,
+    rootDir: state.rootDir,
+    upperDir: state.upperDir,
+    ports: state.ports,
+    stop: (opts) => stopHostDir(dir, opts),
+  };
+}
+
+/** Whether the process at `pid` is the launcher of the host at `rootDir` (not a recycled pid). */
+async function isOurLauncher(pid: number, rootDir: string): Promise<boolean> {
+  try {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return cmd.startsWith('unshare\0') && cmd.includes(rootDir);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the host in `hostDir` (by its state record, so any process can), and returns once
+ * no process is left inside it and its ports are free. Safe to call on a stopped host.
+ */
+export async function stopHostDir(hostDir: string, opts: StopOptions = {}): Promise<void> {
+  const dir = resolve(hostDir);
+  const state = await readState(dir);
+  const rootDir = state?.rootDir ?? join(dir, 'root');
+  const graceMs = opts.graceMs ?? 1000;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const launcher = state && (await isOurLauncher(state.launcherPid, rootDir)) ? state.launcherPid : 0;
+  let init = 0;
+  if (state?.pid && (await isRunning(state.pid))) {
+    try {
+      if (isUnder(await readlink(`/proc/${state.pid}/root`), dir)) init = state.pid;
+    } catch {
+      // gone
+    }
+  }
+  if (init && graceMs > 0) {
+    signal(init, 'SIGTERM');
+    await waitFor(async () => !(await isRunning(init)), graceMs);
+  }
+  // SIGKILL of a PID namespace's init kills every process in it, sessions or not.
+  if (init) signal(init, 'SIGKILL');
+  if (launcher) signal(launcher, 'SIGKILL');
+  const gone = await waitFor(async () => {
+    const left = await processesRootedUnder([dir]);
+    for (const pid of left) signal(pid, 'SIGKILL');
+    return left.length === 0 && !(launcher && (await isRunning(launcher)));
+  }, timeoutMs);
+  if (!gone) {
+    const left = await processesRootedUnder([dir]);
+    throw new MachineError(
+      `host ${state?.name ?? dir}: processes ${left.join(', ')} still run inside ${dir} after ${timeoutMs} ms`,
+      'they may be stuck in uninterruptible I/O; check `ps -o pid,stat,cmd -p <pid>`',
+    );
+  }
+  for (const port of state?.ports ?? []) {
+    if (!(await waitFor(() => portFree(port), timeoutMs))) {
+      throw new MachineError(
+        `host ${state?.name ?? dir}: port 127.0.0.1:${port} is still in use after the host stopped`,
+        `find the holder with \`ss -ltnp 'sport = :${port}'\``,
+      );
+    }
+  }
+  await removeState(dir);
+}

@@ -1,0 +1,101 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** True when `path` is `dir` itself or lies below it (both absolute, normalised). */
+export function isUnder(path: string, dir: string): boolean {
+  const d = dir.endsWith('/') ? dir.slice(0, -1) : dir;
+  return path === d || path.startsWith(`${d}/`);
+}
+
+/**
+ * Pids of processes whose root directory lies under one of `dirs`. A namespaced host's
+ * processes are chrooted into its merged root, and sshd's per-connection children start
+ * their own sessions, so the root link (not the process tree or session) is what finds
+ * every one of them.
+ */
+export async function processesRootedUnder(dirs: readonly string[]): Promise<number[]> {
+  const entries = await readdir('/proc');
+  const self = process.pid;
+  const found: number[] = [];
+  await Promise.all(
+    entries.map(async (e) => {
+      if (!/^\d+$/.test(e)) return;
+      const pid = Number(e);
+      if (pid === self) return;
+      let root: string;
+      try {
+        root = await readlink(`/proc/${pid}/root`);
+      } catch {
+        return; // gone meanwhile, or a kernel thread
+      }
+      if (root !== '/' && dirs.some((d) => isUnder(root, d))) found.push(pid);
+    }),
+  );
+  return found.sort((a, b) => a - b);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The command line of a pid, or undefined when it is gone. */
+export async function commandLine(pid: number): Promise<string[] | undefined> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((s) => s !== '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Children of a pid (needs CONFIG_PROC_CHILDREN, present on every distro kernel). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const raw = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return raw
+      .trim()
+      .split(/\s+/)
+      .filter((s) => s !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A zombie counts as dead: its mounts and ports are already released. */
+export async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 20,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+}

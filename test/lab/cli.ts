@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { DroverError } from '../../src/errors.js';
+import { cleanupStale, mountsUnder } from '../../src/machine/cleanup.js';
+import { processesRootedUnder } from '../../src/machine/processes.js';
+import { openFleet, startFleet } from './fleet.js';
+import { repoRoot } from './repo-root.js';
+
+// Hosts outlive `up`: it returns once they answer, and `down` (from any process) ends them.
+
+function int(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer`);
+    return n;
+  };
+}
+
+const defaultDir = (): string => join(repoRoot(), '.lab', 'default');
+
+const program = new Command('lab')
+  .description('the drover test fleet: sshd hosts in namespaces on 127.0.0.1')
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .argument('<count>', 'number of hosts', int('count'))
+  .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
+  .option('--base-port <port>', 'port of the first host', int('base port'), 22000)
+  .option('--prefix <prefix>', 'host name prefix', 'h')
+  .description('boot COUNT hosts (whatever ran in the dir before is stopped first)')
+  .action(async (count: number, o: { dir?: string; basePort: number; prefix: string }) => {
+    const t0 = performance.now();
+    const fleet = await startFleet({
+      count,
+      dir: o.dir ?? defaultDir(),
+      basePort: o.basePort,
+      prefix: o.prefix,
+    });
+    const ms = Math.round(performance.now() - t0);
+    const first = fleet.hosts[0];
+    console.log(`${fleet.hosts.length} hosts up in ${ms} ms in ${fleet.dir}`);
+    if (first) {
+      console.log(
+        `  ssh -i ${fleet.keyFile} -o UserKnownHostsFile=${fleet.knownHostsFile} -p ${first.port} root@127.0.0.1`,
+      );
+    }
+    console.log(
+      `  ANSIBLE_CONFIG=${fleet.ansibleCfgFile} ansible-playbook -i ${fleet.inventoryFile} PLAYBOOK`,
+    );
+  });
+
+program
+  .command('down')
+  .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
+  .description('stop every host in the dir, even after a crashed `up`; files stay')
+  .action(async (o: { dir?: string }) => {
+    const report = await cleanupStale(o.dir ?? defaultDir());
+    console.log(
+      `down: ${report.hosts.length} host record(s), ${report.killed.length} stray process(es) killed, ` +
+        `${report.unmounted.length} mount(s) removed`,
+    );
+  });
+
+program
+  .command('status')
+  .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
+  .description('list the hosts and whether each runs')
+  .action(async (o: { dir?: string }) => {
+    const fleet = await openFleet(o.dir ?? defaultDir());
+    let up = 0;
+    for (const h of fleet.hosts) {
+      const running = await fleet.isRunning(h.name);
+      if (running) up++;
+      console.log(`${h.name}\t127.0.0.1:${h.port}\t${running ? 'running' : 'stopped'}`);
+    }
+    const procs = await processesRootedUnder([fleet.dir]);
+    const mounts = await mountsUnder(fleet.dir);
+    console.log(
+      `${up}/${fleet.hosts.length} running, ${procs.length} process(es) inside, ${mounts.length} mount(s)`,
+    );
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof DroverError) {
+    console.error(`lab: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`);
+    process.exitCode = err.exitCode;
+  } else {
+    throw err;
+  }
+}

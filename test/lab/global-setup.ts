@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { cleanupStale } from '../../src/machine/cleanup.js';
+import { readState } from '../../src/machine/state.js';
+import { LAB_DIR_ENV, startFleet } from './fleet.js';
+import { repoRoot } from './repo-root.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    droverLabDir: string;
+  }
+}
+
+export const E2E_BASE_PORT = 22200;
+export const E2E_HOSTS = 20;
+
+/**
+ * Boots the shared e2e fleet once per vitest run. A crashed earlier run is cleaned up first
+ * (startFleet does that for its dir), and the fleet is stopped at the end, also when tests fail.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = join(repoRoot(), '.lab', 'e2e');
+  const fleet = await startFleet({ count: E2E_HOSTS, dir, basePort: E2E_BASE_PORT, prefix: 'h' });
+  process.env[LAB_DIR_ENV] = fleet.dir;
+  project.provide('droverLabDir', fleet.dir);
+
+  // If vitest dies without running teardown, SIGKILL of each host's PID 1 still ends its whole namespace.
+  const pids: number[] = [];
+  for (const h of fleet.hosts) {
+    const s = await readState(h.hostDir);
+    if (s?.pid) pids.push(s.pid);
+  }
+  const onExit = (): void => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', onExit);
+
+  return async () => {
+    process.off('exit', onExit);
+    await fleet.stop();
+    await cleanupStale(dir);
+  };
+}
