@@ -1,0 +1,260 @@
+/**
+ * file: state file/directory/link/hard/touch/absent with owner/group/mode, recurse and
+ * timestamps. One script per task: it reads the current state, refuses the same
+ * conversions Ansible refuses (with Ansible's messages), changes only what differs.
+ */
+import { parseReport } from '../sh/protocol.js';
+import { shPath, shScript } from '../sh/script.js';
+import { parseStat } from '../sh/stat.js';
+import type { Module, PlanContext, Step, TaskResult } from '../types.js';
+import { failureFrom, fileAttrs, fileCommonArgs, isResult, statResult } from './common.js';
+
+export interface FileArgs {
+  path: string;
+  state?: 'absent' | 'directory' | 'file' | 'hard' | 'link' | 'touch';
+  src?: string;
+  recurse: boolean;
+  force: boolean;
+  follow: boolean;
+  modification_time?: string;
+  modification_time_format: string;
+  access_time?: string;
+  access_time_format: string;
+  mode?: unknown;
+  owner?: string;
+  group?: string;
+}
+
+const FILE_BODY = String.raw`
+dr_state() {
+  if [ -L "$1" ]; then echo link
+  elif [ -d "$1" ]; then echo directory
+  elif [ -f "$1" ]; then
+    if [ "$(stat -c %h "$1")" -gt 1 ]; then echo hard; else echo file; fi
+  elif [ -e "$1" ]; then echo file
+  else echo absent; fi
+}
+dr_touch_times() {
+  # $1 path; honours mtime/atime: '' = leave, now, preserve, or a touch -t stamp
+  dr_tt_changed=0
+  for dr_tt in m a; do
+    if [ "$dr_tt" = m ]; then dr_tv=$mtime; else dr_tv=$atime; fi
+    case $dr_tv in
+      ''|preserve) ;;
+      now) dr_tt_changed=1; [ "$CHECK" = 1 ] || touch -h -$dr_tt "$1" 2>/dev/null || touch -$dr_tt "$1" ;;
+      *)
+        if [ "$dr_tt" = m ]; then dr_cur=$(stat -c %Y "$1"); else dr_cur=$(stat -c %X "$1"); fi
+        dr_ts=$(mktemp "$DR_TMP/.drover-time.XXXXXX") || dr_fail "cannot create a scratch file in $DR_TMP"
+        touch -$dr_tt -t "$dr_tv" "$dr_ts" 2>/dev/null || { rm -f "$dr_ts"; dr_fail "Error while obtaining timestamp for time $dr_tv"; }
+        if [ "$dr_tt" = m ]; then dr_want=$(stat -c %Y "$dr_ts"); else dr_want=$(stat -c %X "$dr_ts"); fi
+        rm -f "$dr_ts"
+        if [ "$dr_cur" != "$dr_want" ]; then
+          dr_tt_changed=1
+          [ "$CHECK" = 1 ] || touch -$dr_tt -t "$dr_tv" "$1" || dr_fail "Error while updating modification or access time of $1"
+        fi ;;
+    esac
+  done
+  [ "$dr_tt_changed" = 1 ] && DR_CHANGED=1
+  return 0
+}
+dr_recurse() {
+  find "$1" -mindepth 1 | while IFS= read -r dr_rp; do
+    dr_attrs "$dr_rp" "$owner" "$group" "$mode"
+    [ "$DR_CHANGED" = 1 ] && echo changed
+  done
+}
+prev=$(dr_state "$path")
+if [ -z "$state" ]; then
+  case $prev in absent) state=file ;; hard) state=file ;; *) state=$prev ;; esac
+  if [ -n "$src" ] && [ "$prev" = absent ]; then state=link; fi
+  if [ "$recurse" = 1 ] && [ "$prev" = absent ]; then state=directory; fi
+fi
+dr_out state_requested "$state"
+dr_out prev_state "$prev"
+case $state in
+absent)
+  if [ "$prev" != absent ]; then
+    DR_CHANGED=1
+    if [ "$CHECK" != 1 ]; then dr_err=$(rm -rf "$path" 2>&1) || dr_fail "rmtree failed: $dr_err"; fi
+  fi ;;
+file)
+  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); prev=$(dr_state "$path"); fi
+  case $prev in
+    file|hard) ;;
+    absent) dr_fail "file ($path) is absent, cannot continue" ;;
+    *) dr_fail "file ($path) is $prev, cannot continue" ;;
+  esac
+  dr_attrs "$path" "$owner" "$group" "$mode"
+  dr_touch_times "$path" ;;
+touch)
+  if [ "$prev" = absent ]; then
+    DR_CHANGED=1
+    if [ "$CHECK" != 1 ]; then : > "$path" 2>/dev/null || dr_fail "Error, could not touch target: $path"; fi
+  fi
+  if [ -e "$path" ] || [ -L "$path" ]; then
+    [ -z "$mtime" ] && mtime=now
+    [ -z "$atime" ] && atime=now
+    dr_touch_times "$path"
+    dr_attrs "$path" "$owner" "$group" "$mode"
+  fi ;;
+directory)
+  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); prev=$(dr_state "$path"); fi
+  case $prev in
+    directory) ;;
+    absent)
+      DR_CHANGED=1
+      if [ "$CHECK" != 1 ]; then
+        # each missing component gets the requested attributes, like Ansible
+        dr_missing=; dr_c=$path
+        while [ ! -e "$dr_c" ] && [ "$dr_c" != / ] && [ "$dr_c" != . ]; do dr_missing="$dr_c
+$dr_missing"; dr_c=$(dr_dirname "$dr_c"); done
+        dr_err=$(mkdir -p "$path" 2>&1) || dr_fail "There was an issue creating $path as requested: $dr_err"
+        printf '%s' "$dr_missing" | while IFS= read -r dr_c; do [ -n "$dr_c" ] && dr_attrs "$dr_c" "$owner" "$group" "$mode"; done
+      fi ;;
+    *) dr_fail "$path already exists as a $prev" ;;
+  esac
+  if [ -d "$path" ]; then
+    dr_attrs "$path" "$owner" "$group" "$mode"
+    dr_touch_times "$path"
+    if [ "$recurse" = 1 ] && [ -n "$(dr_recurse "$path")" ]; then DR_CHANGED=1; fi
+  fi ;;
+link)
+  [ -n "$src" ] || { [ "$prev" = link ] && src=$(readlink "$path"); }
+  [ -n "$src" ] || dr_fail "src is required for creating new symlinks"
+  case $src in /*) dr_abs=$src ;; *) dr_abs="$(dr_dirname "$path")/$src" ;; esac
+  if [ ! -e "$dr_abs" ] && [ "$force" != 1 ]; then
+    dr_fail "src file does not exist, use \"force=yes\" if you really want to create the link: $dr_abs"
+  fi
+  case $prev in
+    absent) DR_CHANGED=1 ;;
+    link) [ "$(readlink "$path")" = "$src" ] || DR_CHANGED=1 ;;
+    hard|file) [ "$force" = 1 ] || dr_fail "refusing to convert from $prev to symlink for $path"; DR_CHANGED=1 ;;
+    directory)
+      [ -z "$(ls -A "$path")" ] || dr_fail "the directory $path is not empty, refusing to convert it"
+      [ "$force" = 1 ] || dr_fail "refusing to convert from $prev to symlink for $path"
+      DR_CHANGED=1 ;;
+  esac
+  if [ "$DR_CHANGED" = 1 ] && [ "$CHECK" != 1 ]; then
+    dr_tmpl="$(dr_dirname "$path")/.drover-link.$$"
+    rm -f "$dr_tmpl"
+    ln -s "$src" "$dr_tmpl" || dr_fail "Error while linking: $path"
+    [ "$prev" = directory ] && rmdir "$path"
+    dr_err=$(mv -f "$dr_tmpl" "$path" 2>&1) || { rm -f "$dr_tmpl"; dr_fail "Error while replacing: $dr_err"; }
+  fi
+  if [ -L "$path" ] || [ -e "$path" ]; then
+    if [ "$follow" = 1 ] && [ -e "$path" ]; then dr_attrs "$path" "$owner" "$group" "$mode"; else dr_attrs "$path" "$owner" "$group" ""; fi
+  fi
+  dr_out64 src "$src" ;;
+hard)
+  [ -n "$src" ] || dr_fail "src is required for creating new hardlinks"
+  [ -e "$src" ] || dr_fail "src does not exist"
+  case $prev in
+    absent) DR_CHANGED=1 ;;
+    hard|file)
+      if [ "$(stat -c %d:%i "$path")" != "$(stat -c %d:%i "$src")" ]; then
+        [ "$force" = 1 ] || dr_fail "Cannot link: different hard link exists at destination"
+        DR_CHANGED=1
+      fi ;;
+    *) [ "$force" = 1 ] || dr_fail "Cannot link, $prev exists at destination"; DR_CHANGED=1 ;;
+  esac
+  if [ "$DR_CHANGED" = 1 ] && [ "$CHECK" != 1 ]; then
+    dr_tmpl="$(dr_dirname "$path")/.drover-link.$$"
+    rm -f "$dr_tmpl"
+    ln "$src" "$dr_tmpl" || dr_fail "Error while linking: $path"
+    [ "$prev" = directory ] && rmdir "$path"
+    dr_err=$(mv -f "$dr_tmpl" "$path" 2>&1) || { rm -f "$dr_tmpl"; dr_fail "Error while replacing: $dr_err"; }
+  fi
+  if [ -e "$path" ]; then dr_attrs "$path" "$owner" "$group" "$mode"; fi
+  dr_out64 src "$src" ;;
+esac
+dr_out64 path "$path"
+dr_out state "$state"
+dr_out changed "$DR_CHANGED"
+dr_stat path. "$path"
+`;
+
+/** Ansible's time format (strftime) to the `touch -t` stamp; only the default format is supported. */
+function touchStamp(value: string | undefined, format: string): { stamp?: string; error?: string } {
+  if (value === undefined || value === 'now' || value === 'preserve') return { stamp: value };
+  if (format !== '%Y%m%d%H%M.%S')
+    return { error: `time format ${format} is not supported; use the default %Y%m%d%H%M.%S` };
+  if (!/^\d{12}\.\d{2}$/.test(value)) {
+    return { error: `Error while obtaining timestamp for time ${value} using format ${format}` };
+  }
+  return { stamp: value };
+}
+
+function planFile(args: FileArgs, ctx: PlanContext): Step | TaskResult {
+  const attrs = fileAttrs(args as unknown as Record<string, unknown>);
+  if (isResult(attrs)) return attrs;
+  const m = touchStamp(args.modification_time, args.modification_time_format);
+  const a = touchStamp(args.access_time, args.access_time_format);
+  if (m.error || a.error) return { failed: true, msg: (m.error ?? a.error) as string };
+  if (args.recurse && args.state !== undefined && args.state !== 'directory') {
+    return { failed: true, msg: 'recurse option requires state to be directory' };
+  }
+  if ((args.state === 'link' || args.state === 'hard') && args.src === undefined && args.state === 'hard') {
+    return { failed: true, msg: 'src is required for creating new hardlinks' };
+  }
+  return {
+    script: shScript({
+      check: ctx.check,
+      tmp: ctx.remoteTmp,
+      vars: {
+        path: shPath(args.path),
+        state: args.state,
+        src: args.src,
+        recurse: args.recurse,
+        force: args.force,
+        follow: args.follow,
+        owner: attrs.owner,
+        group: attrs.group,
+        mode: attrs.mode,
+        mtime: m.stamp,
+        atime: a.stamp,
+      },
+      body: FILE_BODY,
+    }),
+    parse(r) {
+      const report = parseReport(r.stdout);
+      const failed = failureFrom('file', r, report);
+      const path = report.get('path') ?? args.path;
+      if (failed) return { ...failed, path };
+      const st = parseStat(report, 'path.');
+      const res: TaskResult = { changed: report.flag('changed'), path, ...statResult(st) };
+      if (st.type === 'file' && report.get('state') === 'hard') res.state = 'hard';
+      const src = report.get('src');
+      if (src !== undefined) res.src = src;
+      if (ctx.diff && res.changed) {
+        const prev = report.get('prev_state') ?? 'absent';
+        res.diff = {
+          before: `${JSON.stringify({ path, state: prev }, null, 4)}\n`,
+          after: `${JSON.stringify({ path, state: report.get('state') ?? prev }, null, 4)}\n`,
+        };
+      }
+      return res;
+    },
+  };
+}
+
+export const fileModule: Module<FileArgs> = {
+  names: ['file', 'ansible.builtin.file', 'ansible.legacy.file'],
+  check: 'full',
+  diff: true,
+  args: {
+    options: {
+      path: { type: 'path', required: true, aliases: ['dest', 'name'] },
+      state: { type: 'str', choices: ['absent', 'directory', 'file', 'hard', 'link', 'touch'] },
+      src: { type: 'path' },
+      recurse: { type: 'bool', default: false },
+      force: { type: 'bool', default: false },
+      follow: { type: 'bool', default: true },
+      modification_time: { type: 'str' },
+      modification_time_format: { type: 'str', default: '%Y%m%d%H%M.%S' },
+      access_time: { type: 'str' },
+      access_time_format: { type: 'str', default: '%Y%m%d%H%M.%S' },
+      ...fileCommonArgs,
+    },
+  },
+  plan: planFile,
+};
