@@ -7,3 +7,8 @@ import { DroverError, ExitCode } from '../errors.js';
 export class VaultError extends DroverError {
   readonly exitCode: number = ExitCode.error;
 }
+
+/** Contradictory or missing options; ansible-vault exits 5 (AnsibleOptionsError) for these. */
+export class VaultOptionsError extends DroverError {
+  readonly exitCode: number = 5;
+}

@@ -1,8 +1,8 @@
 /** Ansible Vault for drover: the API inventory, playbook loading and the CLI call. */
-export { VaultError } from './error.js';
+export { VaultError, VaultOptionsError } from './error.js';
 export { DEFAULT_VAULT_ID, encryptVaultText, isVaultText, parseEnvelope } from './format.js';
 export { Keyring, type KeyringOptions, type OpenedVault, type VaultSecret } from './keyring.js';
-export { type PromptFn, promptHidden } from './prompt.js';
+export { type PromptFn, promptHidden, promptVisible } from './prompt.js';
 export {
   loadVaultSecrets,
   readPasswordSource,
@@ -10,3 +10,15 @@ export {
   type VaultCliOptions,
   vaultIdSlugs,
 } from './secrets.js';
+export {
+  createFile,
+  decryptFile,
+  type EditorOptions,
+  editFile,
+  editPlaintext,
+  encryptFile,
+  readSource,
+  rekeyFile,
+  writeFileAtomic,
+  writeTarget,
+} from './vault-file.js';

@@ -84,3 +84,24 @@ export function readStdinLine(): Promise<string> {
     stdin.resume();
   });
 }
+
+/** A prompt whose answer is echoed (variable names), on the terminal when there is one. */
+export const promptVisible: PromptFn = async (question) => {
+  let fd: number;
+  try {
+    fd = openSync('/dev/tty', 'r+');
+  } catch {
+    process.stderr.write(question);
+    return readStdinLine();
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const input = new tty.ReadStream(fd);
+  const output = new tty.WriteStream(fd);
+  const rl = createInterface({ input, output, terminal: true });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+    input.destroy();
+  }
+};
