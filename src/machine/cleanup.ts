@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError, stopHostDir } from './host.js';
@@ -32,6 +32,47 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /**
+ * Pids in other mount namespaces whose mount table mentions `dir` (a mount point, or an
+ * overlay upperdir there). This catches a host caught mid-boot, before its chroot, which the
+ * root-link scan cannot see; a namespace is read once however many processes share it.
+ */
+export async function processesMountingUnder(dirArg: string): Promise<number[]> {
+  const dir = resolve(dirArg);
+  const needle = `${dir}/`;
+  let own = '';
+  try {
+    own = await readlink('/proc/self/ns/mnt');
+  } catch {
+    return [];
+  }
+  const verdict = new Map<string, boolean>();
+  const found: number[] = [];
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    let ns: string;
+    try {
+      ns = await readlink(`/proc/${pid}/ns/mnt`);
+    } catch {
+      continue;
+    }
+    if (ns === own) continue;
+    let hit = verdict.get(ns);
+    if (hit === undefined) {
+      try {
+        const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
+        hit = info.includes(needle) || info.includes(` ${dir} `);
+      } catch {
+        continue;
+      }
+      verdict.set(ns, hit);
+    }
+    if (hit) found.push(pid);
+  }
+  return found;
+}
+
+/**
  * Ends everything a crashed earlier process left under `dir`: hosts recorded in state
  * files, any process whose root lies under `dir` (sshd's per-connection children live in
  * their own sessions), stray `unshare` launchers naming `dir`; then lazily unmounts what
@@ -58,7 +99,8 @@ export async function cleanupStale(
       const cmd = await commandLine(Number(e));
       if (cmd?.[0] === 'unshare' && cmd.some((a) => a.includes(`${dir}/`))) launchers.push(Number(e));
     }
-    return [...rooted, ...launchers];
+    const mounting = await processesMountingUnder(dir);
+    return [...new Set([...rooted, ...launchers, ...mounting])];
   };
   const clean = await waitFor(async () => {
     const left = await strays();

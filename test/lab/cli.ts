@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DroverError } from '../../src/errors.js';
-import { cleanupStale, mountsUnder } from '../../src/machine/cleanup.js';
+import { cleanupStale, mountsUnder, processesMountingUnder } from '../../src/machine/cleanup.js';
 import { processesRootedUnder } from '../../src/machine/processes.js';
 import { openFleet, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
@@ -29,8 +29,9 @@ program
   .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
   .option('--base-port <port>', 'port of the first host', int('base port'), 22000)
   .option('--prefix <prefix>', 'host name prefix', 'h')
+  .option('--hold', 'stay in the foreground; SIGINT/SIGTERM stops the hosts')
   .description('boot COUNT hosts (whatever ran in the dir before is stopped first)')
-  .action(async (count: number, o: { dir?: string; basePort: number; prefix: string }) => {
+  .action(async (count: number, o: { dir?: string; basePort: number; prefix: string; hold?: boolean }) => {
     const t0 = performance.now();
     const fleet = await startFleet({
       count,
@@ -49,6 +50,14 @@ program
     console.log(
       `  ANSIBLE_CONFIG=${fleet.ansibleCfgFile} ansible-playbook -i ${fleet.inventoryFile} PLAYBOOK`,
     );
+    if (!o.hold) return;
+    console.log('holding: Ctrl-C stops the hosts');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await fleet.stop();
+    console.log('hosts stopped');
   });
 
 program
@@ -77,8 +86,10 @@ program
     }
     const procs = await processesRootedUnder([fleet.dir]);
     const mounts = await mountsUnder(fleet.dir);
+    const namespaced = await processesMountingUnder(fleet.dir);
     console.log(
-      `${up}/${fleet.hosts.length} running, ${procs.length} process(es) inside, ${mounts.length} mount(s)`,
+      `${up}/${fleet.hosts.length} running, ${procs.length} process(es) inside, ` +
+        `${mounts.length} mount(s) here, ${namespaced.length} process(es) in namespaces mounting under the dir`,
     );
   });
 

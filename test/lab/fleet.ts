@@ -122,6 +122,9 @@ export class Fleet {
   sshArgs(name: string, user = 'root', command: string[] = []): string[] {
     const h = this.host(name);
     return [
+      // The machine user's own ssh config must not change what the tests see.
+      '-F',
+      '/dev/null',
       '-i',
       this.keyFile,
       '-o',
