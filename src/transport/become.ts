@@ -56,7 +56,9 @@ export function buildBecomeCommand(
   nonce: string = randomBytes(12).toString('hex'),
 ): BecomeCommand {
   const body = envExports(env) + script;
-  if (!become) return { command: `sh -c ${quote(body)}` };
+  // `exec` so the process ssh (or spawn) waits on is the script itself: its signal death
+  // is reported as one, and no idle login shell stays around.
+  if (!become) return { command: `exec sh -c ${quote(body)}` };
 
   const marker = `DROVER-BECOME-SUCCESS-${nonce}`;
   // The marker is echoed by the escalated shell itself, so seeing it proves escalation worked.
@@ -67,7 +69,7 @@ export function buildBecomeCommand(
   if (become.method === 'sudo') {
     const exe = become.exe || 'sudo';
     let flags = become.flags ?? '-H -S -n';
-    const parts = [exe];
+    const parts = ['exec', exe];
     let prompt: RegExp | undefined;
     if (withPassword) {
       // As Ansible does: -n would make sudo refuse to ask, so drop it (also from clusters like -Sn).
@@ -98,7 +100,7 @@ export function buildBecomeCommand(
     const exe = become.exe || 'su';
     const flags = become.flags ?? '-';
     const cmd: BecomeCommand = {
-      command: [exe, flags, quote(user), '-c', quote(inner)].filter((p) => p !== '').join(' '),
+      command: ['exec', exe, flags, quote(user), '-c', quote(inner)].filter((p) => p !== '').join(' '),
       successMarker: marker,
       prompt: SU_PROMPT,
       method: 'su',
