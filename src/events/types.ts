@@ -51,7 +51,19 @@ export type RunEvent =
       item?: unknown;
       itemLabel?: string;
       delegatedTo?: string;
+      /** The task looped: its items were reported as host.item events already. */
+      loop?: boolean;
       durationMs: number;
+      time: number;
+    }
+  | {
+      type: 'host.item';
+      host: string;
+      task: TaskRef;
+      status: HostStatus;
+      result: TaskResult;
+      itemLabel: string;
+      delegatedTo?: string;
       time: number;
     }
   | {
@@ -65,6 +77,8 @@ export type RunEvent =
     }
   | { type: 'handler.notify'; host: string; handler: string; time: number }
   | { type: 'play.end'; play: PlayRef; time: number }
+  | { type: 'play.no_hosts'; play: PlayRef; reason: 'no hosts matched' | 'no more hosts left'; time: number }
+  | { type: 'include'; hosts: string[]; task: TaskRef; file: string; time: number }
   | { type: 'warning'; message: string; pos?: SourcePos; time: number }
   | { type: 'deprecation'; message: string; pos?: SourcePos; time: number }
   | { type: 'interrupted'; time: number }

@@ -1,0 +1,920 @@
+/**
+ * Runs one play. Each host walks the task tree on its own (blocks, rescue/always, includes,
+ * loops are plain control flow per host); the `linear` strategy puts a barrier in front of
+ * every task so hosts advance in lockstep, always dispatching the waiting task that comes
+ * first in tree order (which also gives Ansible's order of block tasks before rescue before
+ * always). `free` has no barrier.
+ */
+import pLimit from 'p-limit';
+import type { TaskResult } from '../../modules/types.js';
+import type { HostStatus, PlayRef, RunEvent } from '../events/types.js';
+import type { BlockNode, Play, PlayNode, RoleInstance, TaskNode, TaskOrigin } from '../playbook/types.js';
+import { BYPASS_HOST_LOOP } from './actions.js';
+import type { DecryptFile } from './controller-files.js';
+import { TaskExecutor, type TaskOutcome, taskRef } from './executor.js';
+import type { RunnerOptions } from './options.js';
+import type {
+  Connector,
+  InventoryView,
+  SpecResolver,
+  TaskLoader,
+  TemplateEngine,
+  VarLookup,
+} from './ports.js';
+import {
+  EMPTY_SCOPE,
+  factLayer,
+  type HostState,
+  lookupOver,
+  type PlayLayers,
+  type TaskScope,
+} from './vars.js';
+
+export interface Redactor {
+  add(secret: string): void;
+  redactValue<T>(v: T): T;
+}
+
+/** Shared by all plays of one playbook run. */
+export interface RunShared {
+  options: RunnerOptions;
+  inventory: InventoryView;
+  templar: TemplateEngine;
+  connector: Connector;
+  specs: SpecResolver;
+  loader: TaskLoader;
+  redactor: Redactor;
+  emit: (e: RunEvent) => void;
+  hosts: Map<string, HostState>;
+  hostState: (name: string) => HostState;
+  stats: (host: string) => import('../events/types.js').HostStats;
+  decryptFile?: DecryptFile;
+  omit: string;
+  playbookDir: string;
+  interrupted: () => boolean;
+  /** Selected by --tags / --skip-tags? */
+  selected: (tags: string[]) => boolean;
+  /** Extra magic vars of the run (ansible_version, ansible_check_mode, ...). */
+  magic: Record<string, unknown>;
+}
+
+type WalkResult = 'ok' | 'failed' | 'stopped';
+
+interface Waiter {
+  host: HostState;
+  scope: TaskScope;
+  path: number[];
+  resolve: (o: TaskOutcome | undefined) => void;
+}
+
+function comparePaths(a: number[], b: number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** The synthetic flush point at the end of each play section. */
+const FLUSH = 'meta:flush_handlers';
+
+export class PlayRun {
+  readonly layers: PlayLayers;
+  readonly executor: TaskExecutor;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly includeCache = new Map<string, Promise<PlayNode[]>>();
+  private handlers: TaskNode[] = [];
+  private batch: string[] = [];
+  private endPlay = false;
+  private syntheticSeq = 0;
+
+  constructor(
+    readonly shared: RunShared,
+    readonly play: Play,
+    private readonly varsFiles: (host: string) => Record<string, unknown>,
+    readonly playHosts: string[],
+    private readonly varsPrompt: Record<string, unknown>,
+  ) {
+    this.limit = pLimit(Math.max(1, shared.options.forks));
+    const playVars = (play.keywords.vars ?? {}) as Record<string, unknown>;
+    this.layers = {
+      extraVars: shared.options.extraVars,
+      playVars,
+      varsPrompt,
+      varsFiles,
+      magic: (host) => this.magicVars(host),
+      inventory: (host) => shared.inventory.hostVars(host),
+    };
+    this.executor = new TaskExecutor(this);
+    this.handlers = this.collectHandlers(play);
+  }
+
+  get options(): RunnerOptions {
+    return this.shared.options;
+  }
+  get templar(): TemplateEngine {
+    return this.shared.templar;
+  }
+  get inventory(): InventoryView {
+    return this.shared.inventory;
+  }
+  get connector(): Connector {
+    return this.shared.connector;
+  }
+  get specs(): SpecResolver {
+    return this.shared.specs;
+  }
+  get loader(): TaskLoader {
+    return this.shared.loader;
+  }
+  get redactor(): Redactor {
+    return this.shared.redactor;
+  }
+  get omit(): string {
+    return this.shared.omit;
+  }
+  get decryptFile(): DecryptFile | undefined {
+    return this.shared.decryptFile;
+  }
+
+  private magicVars(host: string): Record<string, unknown> {
+    const inv = this.shared.inventory;
+    return {
+      ...this.shared.magic,
+      ...inv.magicVars(host),
+      groups: inv.groups(),
+      hostvars: this.hostvarsProxy(),
+      play_hosts: this.batch,
+      ansible_play_hosts: this.playHosts.filter((h) => {
+        const s = this.shared.hosts.get(h);
+        return !s || (!s.failed && !s.unreachable);
+      }),
+      ansible_play_hosts_all: this.playHosts,
+      ansible_play_batch: this.batch,
+      ansible_play_name: this.play.name ?? '',
+      playbook_dir: this.play.baseDir,
+      omit: this.shared.omit,
+    };
+  }
+
+  private hostvarsCache: Record<string, unknown> | undefined;
+
+  /** hostvars[h].x resolves h's variables (inventory, facts, set_fact) templated with h's own vars. */
+  private hostvarsProxy(): Record<string, unknown> {
+    if (this.hostvarsCache) return this.hostvarsCache;
+    const self = this;
+    const hostView = (h: string) => {
+      const lookup = self.hostVarsLookup(h);
+      return new Proxy(
+        {},
+        {
+          get(_t, prop) {
+            if (typeof prop !== 'string') return undefined;
+            const v = lookup(prop);
+            return v === undefined ? undefined : self.templar.template(v, lookup);
+          },
+          has(_t, prop) {
+            return typeof prop === 'string' && lookup(prop) !== undefined;
+          },
+          ownKeys() {
+            const st = self.shared.hostState(h);
+            return [
+              ...new Set([
+                ...Object.keys(self.shared.inventory.hostVars(h)),
+                ...Object.keys(factLayer(st.facts)),
+                ...Object.keys(st.hostFacts),
+                ...Object.keys(self.shared.inventory.magicVars(h)),
+              ]),
+            ];
+          },
+          getOwnPropertyDescriptor(_t, prop) {
+            if (typeof prop !== 'string') return undefined;
+            const v = lookup(prop);
+            return v === undefined
+              ? undefined
+              : { value: self.templar.template(v, lookup), enumerable: true, configurable: true };
+          },
+        },
+      );
+    };
+    this.hostvarsCache = new Proxy(
+      {},
+      {
+        get(_t, prop) {
+          if (typeof prop !== 'string' || !self.shared.inventory.hasHost(prop)) return undefined;
+          return hostView(prop);
+        },
+        has(_t, prop) {
+          return typeof prop === 'string' && self.shared.inventory.hasHost(prop);
+        },
+        ownKeys() {
+          return self.shared.inventory.hostNames();
+        },
+        getOwnPropertyDescriptor(_t, prop) {
+          if (typeof prop !== 'string' || !self.shared.inventory.hasHost(prop)) return undefined;
+          return { value: hostView(prop), enumerable: true, configurable: true };
+        },
+      },
+    );
+    return this.hostvarsCache;
+  }
+
+  /** A host's variables outside any task: what hostvars[host] and delegation see. */
+  hostVarsLookup(host: string): VarLookup {
+    const st = this.shared.hostState(host);
+    return lookupOver([
+      this.magicVars(host),
+      this.shared.options.extraVars,
+      st.hostFacts,
+      st.includeVars,
+      this.varsFiles(host),
+      this.varsPrompt,
+      this.layers.playVars,
+      factLayer(st.facts),
+      this.shared.inventory.hostVars(host),
+    ]);
+  }
+
+  /** Controller dirs searched for files/templates/vars of a task: role, task file dir, playbook dir. */
+  searchPath(task: TaskNode): string[] {
+    const dirs: string[] = [];
+    const role = task.origin.role;
+    if (role) dirs.push(role.path);
+    dirs.push(task.origin.baseDir, this.play.baseDir);
+    return [...new Set(dirs)];
+  }
+
+  emit(e: RunEvent): void {
+    this.shared.emit(e);
+  }
+
+  emitItem(
+    task: TaskNode,
+    host: string,
+    status: HostStatus,
+    result: TaskResult,
+    label: string,
+    delegatedTo?: string,
+  ): void {
+    const e: RunEvent = {
+      type: 'host.item',
+      host,
+      task: taskRef(task),
+      status,
+      result: this.shared.redactor.redactValue(result),
+      itemLabel: this.shared.redactor.redactValue(label),
+      time: Date.now(),
+    };
+    if (delegatedTo) e.delegatedTo = delegatedTo;
+    this.emit(e);
+  }
+
+  emitRetry(task: TaskNode, host: string, attempt: number, retries: number, result: TaskResult): void {
+    this.emit({
+      type: 'host.retry',
+      host,
+      task: taskRef(task),
+      attempt,
+      retries,
+      result: this.shared.redactor.redactValue(result),
+      time: Date.now(),
+    });
+  }
+
+  // ---- includes and roles -------------------------------------------------
+
+  /** Included files load once per path, so hosts including the same file share task nodes (lockstep). */
+  includeFile(path: string, origin: TaskOrigin): Promise<PlayNode[]> {
+    const key = `${origin.role?.path ?? ''}\0${path}`;
+    let p = this.includeCache.get(key);
+    if (!p) {
+      p = this.shared.loader.loadTasksFile(path, origin);
+      this.includeCache.set(key, p);
+    }
+    return p;
+  }
+
+  async includeRole(name: string, task: TaskNode, args: Record<string, unknown>): Promise<RoleInstance> {
+    const key = `role\0${name}\0${JSON.stringify(args)}`;
+    let p = this.roleCache.get(key);
+    if (!p) {
+      p = this.shared.loader.loadRole(name, task.origin.baseDir, args, task.origin);
+      this.roleCache.set(key, p);
+    }
+    const role = await p;
+    for (const h of role.handlers) this.addHandlerNodes([h], role);
+    return role;
+  }
+  private readonly roleCache = new Map<string, Promise<RoleInstance>>();
+
+  /** A role's nodes with its dependencies first, as a block per role so the role scope applies. */
+  roleNodes(role: RoleInstance): PlayNode[] {
+    return role.tasks;
+  }
+
+  private collectHandlers(play: Play): TaskNode[] {
+    const out: TaskNode[] = [];
+    const seen = new Set<RoleInstance>();
+    const visitRole = (r: RoleInstance) => {
+      if (seen.has(r)) return;
+      seen.add(r);
+      for (const d of r.dependencies) visitRole(d);
+      out.push(...flattenTasks(r.handlers));
+    };
+    for (const r of play.roles) visitRole(r);
+    out.push(...flattenTasks(play.handlers));
+    return out;
+  }
+
+  private addHandlerNodes(nodes: PlayNode[], _role?: RoleInstance): void {
+    for (const t of flattenTasks(nodes)) if (!this.handlers.includes(t)) this.handlers.push(t);
+  }
+
+  // ---- the play -----------------------------------------------------------
+
+  async run(batches: string[][]): Promise<void> {
+    const playRef: PlayRef = { id: this.play.id, name: this.playName(), pos: this.play.pos };
+    for (const batch of batches) {
+      if (this.endPlay || this.shared.interrupted()) break;
+      this.batch = batch.filter((h) => {
+        const s = this.shared.hostState(h);
+        return !s.failed && !s.unreachable;
+      });
+      for (const h of this.batch) this.shared.hostState(h).ended = false;
+      if (this.batch.length === 0) continue;
+      await this.runBatch(playRef);
+      const failedInBatch = this.batch.filter((h) => {
+        const s = this.shared.hostState(h);
+        return s.failed || s.unreachable;
+      });
+      if (failedInBatch.length === this.batch.length) {
+        this.emit({ type: 'play.no_hosts', play: playRef, reason: 'no more hosts left', time: Date.now() });
+        this.abortedAll = true;
+        break;
+      }
+    }
+  }
+
+  /** Every host of a batch failed or was unreachable: Ansible stops the whole playbook. */
+  abortedAll = false;
+
+  playName(): string {
+    if (this.play.name) {
+      try {
+        return String(
+          this.templar.template(
+            this.play.name,
+            lookupOver([this.shared.options.extraVars, this.layers.playVars]),
+          ),
+        );
+      } catch {
+        return this.play.name;
+      }
+    }
+    const h = this.play.hosts;
+    return Array.isArray(h) ? h.join(',') : String(h ?? '');
+  }
+
+  private walkNodesOfPlay(): { nodes: WalkItem[] } {
+    const items: WalkItem[] = [];
+    const gather = this.play.gather_facts;
+    const gatherOn =
+      gather === undefined || gather === null
+        ? true
+        : this.templar.condition(gather, lookupOver([this.options.extraVars]));
+    if (gatherOn) items.push({ kind: 'facts' });
+    items.push(...this.play.pre_tasks.map(node), { kind: 'flush' });
+    for (const r of this.play.roles) items.push({ kind: 'role', role: r });
+    items.push(...this.play.tasks.map(node), { kind: 'flush' });
+    items.push(...this.play.post_tasks.map(node), { kind: 'flush' });
+    return { nodes: items };
+  }
+
+  private factsTask(): TaskNode {
+    return this.synthetic('Gathering Facts', 'setup', {});
+  }
+
+  private flushTask(): TaskNode {
+    return this.synthetic('meta: flush_handlers', 'meta', { _raw_params: 'flush_handlers' });
+  }
+
+  private synthetics = new Map<string, TaskNode>();
+
+  private synthetic(name: string, action: string, args: Record<string, unknown>): TaskNode {
+    const key = `${name}\0${this.syntheticSeq}`;
+    const t: TaskNode = {
+      kind: 'task',
+      id: `${this.play.id}:${name}:${this.syntheticSeq++}`,
+      name,
+      action,
+      actionAs: action,
+      args,
+      when: [],
+      tags: ['always'],
+      keywords: {},
+      origin: { baseDir: this.play.baseDir },
+      pos: this.play.pos,
+    };
+    if (action === 'setup' && this.play.gather_subset !== undefined)
+      t.args = { gather_subset: this.play.gather_subset };
+    this.synthetics.set(key, t);
+    return t;
+  }
+
+  private async runBatch(_playRef: PlayRef): Promise<void> {
+    const strategy = String(this.play.strategy ?? 'linear');
+    const free = strategy === 'free';
+    const { nodes } = this.walkNodesOfPlay();
+    const factsTask = this.factsTask();
+    const flushTasks = new Map<number, TaskNode>();
+    const gate = free ? undefined : new Lockstep(this);
+    const walk = async (host: HostState) => {
+      try {
+        for (let i = 0; i < nodes.length; i++) {
+          if (this.stopped(host)) break;
+          const it = nodes[i]!;
+          const path = [i];
+          if (it.kind === 'facts') {
+            await this.runTask(gate, factsTask, host, EMPTY_SCOPE, path, { forced: true });
+          } else if (it.kind === 'flush') {
+            let t = flushTasks.get(i);
+            if (!t) {
+              t = this.flushTask();
+              flushTasks.set(i, t);
+            }
+            await this.runTask(gate, t, host, EMPTY_SCOPE, path, { forced: true });
+          } else if (it.kind === 'role') {
+            await this.walkRole(gate, it.role, host, EMPTY_SCOPE, path, new Set());
+          } else {
+            await this.walkNodes(gate, [it.node], host, EMPTY_SCOPE, path, false);
+          }
+        }
+      } finally {
+        gate?.done();
+      }
+    };
+    const hosts = this.batch.map((h) => this.shared.hostState(h));
+    gate?.start(hosts.length);
+    await Promise.all(hosts.map((h) => walk(h)));
+    // Handlers notified but not flushed because the host failed: only with --force-handlers.
+  }
+
+  private stopped(host: HostState): boolean {
+    return host.failed || host.unreachable || host.ended || this.endPlay || this.shared.interrupted();
+  }
+
+  private async walkRole(
+    gate: Lockstep | undefined,
+    role: RoleInstance,
+    host: HostState,
+    scope: TaskScope,
+    path: number[],
+    seen: Set<RoleInstance>,
+  ): Promise<WalkResult> {
+    const inner: TaskScope = { ...scope, roles: [...scope.roles, role] };
+    let i = 0;
+    for (const dep of role.dependencies) {
+      if (seen.has(dep) && !dep.allowDuplicates) continue;
+      seen.add(dep);
+      const r = await this.walkRole(gate, dep, host, inner, [...path, i++], seen);
+      if (r !== 'ok') return r;
+    }
+    return this.walkNodes(gate, role.tasks, host, inner, [...path, i], false);
+  }
+
+  /**
+   * Walks nodes for one host. `rescuable` says an enclosing block has a rescue section that
+   * would catch a failure here (so the failure counts as rescued, not failed).
+   */
+  private async walkNodes(
+    gate: Lockstep | undefined,
+    nodes: PlayNode[],
+    host: HostState,
+    scope: TaskScope,
+    path: number[],
+    rescuable: boolean,
+  ): Promise<WalkResult> {
+    for (let i = 0; i < nodes.length; i++) {
+      if (this.stopped(host)) return 'stopped';
+      const n = nodes[i]!;
+      const p = [...path, i];
+      if (n.kind === 'block') {
+        const r = await this.walkBlock(gate, n, host, scope, p, rescuable);
+        if (r !== 'ok') return r;
+        continue;
+      }
+      if (!this.shared.selected(n.tags)) continue;
+      const out = await this.runTask(gate, n, host, scope, p, { rescuable });
+      if (!out) continue;
+      if (out.status === 'failed' || out.status === 'unreachable') return 'failed';
+      for (const inc of out.effects?.include ?? []) {
+        const r = await this.walkNodes(gate, inc.nodes, host, inc.scope, [...p, 0], rescuable);
+        if (r !== 'ok') return r;
+      }
+    }
+    return 'ok';
+  }
+
+  private async walkBlock(
+    gate: Lockstep | undefined,
+    b: BlockNode,
+    host: HostState,
+    scope: TaskScope,
+    path: number[],
+    rescuable: boolean,
+  ): Promise<WalkResult> {
+    const hasRescue = b.rescue.length > 0;
+    let r = await this.walkNodes(gate, b.block, host, scope, [...path, 0], rescuable || hasRescue);
+    if (r === 'failed' && hasRescue && !host.unreachable) {
+      host.failed = false;
+      r = await this.walkNodes(gate, b.rescue, host, scope, [...path, 1], rescuable);
+    }
+    if (b.always.length > 0 && !host.unreachable && !this.endPlay && !this.shared.interrupted()) {
+      const wasFailed = host.failed;
+      host.failed = false;
+      const ra = await this.walkNodes(gate, b.always, host, scope, [...path, 2], rescuable);
+      if (wasFailed) host.failed = true;
+      if (ra !== 'ok') return ra;
+    }
+    return host.failed ? 'failed' : r === 'stopped' ? 'stopped' : r;
+  }
+
+  /** Runs a task for one host, through the lockstep gate when the strategy is linear. */
+  private runTask(
+    gate: Lockstep | undefined,
+    task: TaskNode,
+    host: HostState,
+    scope: TaskScope,
+    path: number[],
+    opts: { rescuable?: boolean; forced?: boolean },
+  ): Promise<TaskOutcome | undefined> {
+    const exec = () => this.dispatch(task, [{ host, scope, path, resolve: () => {} }], opts);
+    if (!gate) return exec().then((m) => m.get(host.name));
+    return gate.request(task, host, scope, path, opts);
+  }
+
+  /** Runs a task for a group of hosts waiting on it; returns each host's outcome. */
+  async dispatch(
+    task: TaskNode,
+    waiters: Waiter[],
+    opts: { rescuable?: boolean; forced?: boolean },
+  ): Promise<Map<string, TaskOutcome | undefined>> {
+    const results = new Map<string, TaskOutcome | undefined>();
+    const live = waiters.filter((w) => !this.stopped(w.host));
+    for (const w of waiters) if (!live.includes(w)) results.set(w.host.name, undefined);
+    if (live.length === 0) return results;
+
+    if (task.action === 'meta') return this.dispatchMeta(task, live, results);
+
+    const ref = taskRef(task, this.taskName(task, live[0]!));
+    this.emit({ type: 'task.start', task: ref, hosts: live.map((w) => w.host.name), time: Date.now() });
+
+    const runOnce = this.runOnce(task, live[0]!);
+    const bypass = BYPASS_HOST_LOOP.has(task.action);
+    const targets = runOnce || bypass ? [live[0]!] : live;
+    const started = Date.now();
+    const outcomes = await Promise.all(
+      targets.map((w) =>
+        this.limit(async () => {
+          const t0 = Date.now();
+          const out = await this.executor.execute(task, w.host, w.scope);
+          return { w, out, ms: Date.now() - t0 };
+        }),
+      ),
+    );
+    const includeGroups = new Map<string, string[]>();
+    for (const { w, out, ms } of outcomes) {
+      this.record(task, w.host, out, ms, opts.rescuable ?? false);
+      results.set(w.host.name, out);
+      for (const inc of out.effects?.include ?? []) {
+        const list = includeGroups.get(inc.file) ?? [];
+        list.push(w.host.name);
+        includeGroups.set(inc.file, list);
+      }
+      if (out.effects?.meta) await this.applyMeta(out.effects.meta, [w]);
+    }
+    if (targets.length < live.length) {
+      // run_once / bypass: the first host's result stands for all (registered on each).
+      const first = outcomes[0]!.out;
+      for (const w of live.slice(1)) {
+        results.set(w.host.name, first);
+        if (task.register)
+          w.host.hostFacts[task.register] =
+            w.host === live[0]!.host ? undefined : live[0]!.host.hostFacts[task.register];
+        if (task.action === 'set_fact' && runOnce)
+          Object.assign(w.host.hostFacts, first.result.ansible_facts ?? {});
+      }
+    }
+    for (const [file, hosts] of includeGroups) {
+      this.emit({ type: 'include', hosts, task: ref, file, time: Date.now() });
+    }
+    this.applyFailurePolicies(task, live, results);
+    void started;
+    return results;
+  }
+
+  private taskName(task: TaskNode, w: Waiter): string {
+    if (!task.name) return task.actionAs;
+    if (!task.name.includes('{{')) return task.name;
+    try {
+      return String(this.templar.template(task.name, this.executor.varsFor(w.host, w.scope, task)));
+    } catch {
+      return task.name;
+    }
+  }
+
+  private runOnce(task: TaskNode, w: Waiter): boolean {
+    const v = task.keywords.run_once ?? this.play.keywords.run_once;
+    if (v === undefined || v === null) return false;
+    try {
+      return this.templar.condition(v, this.executor.varsFor(w.host, w.scope, task));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stats, notifications and the event for one host's outcome. */
+  private record(task: TaskNode, host: HostState, out: TaskOutcome, ms: number, rescuable: boolean): void {
+    const stats = this.shared.stats(host.name);
+    const r = out.result;
+    let status = out.status;
+    if (r._drover_meta !== undefined) return;
+    switch (status) {
+      case 'unreachable': {
+        const ignore = this.ignoreUnreachable(task, host);
+        if (ignore) {
+          r._ansible_ignore_unreachable = true;
+          stats.skipped++;
+        } else {
+          stats.unreachable++;
+          host.unreachable = true;
+        }
+        break;
+      }
+      case 'failed':
+        if (rescuable) stats.rescued++;
+        else stats.failed++;
+        host.failed = true;
+        if (rescuable) status = 'failed';
+        break;
+      case 'ignored':
+        stats.ok++;
+        stats.ignored++;
+        if (r.changed) stats.changed++;
+        break;
+      case 'skipped':
+        stats.skipped++;
+        break;
+      case 'changed':
+        stats.ok++;
+        stats.changed++;
+        break;
+      default:
+        stats.ok++;
+    }
+    if ((status === 'changed' || (status === 'ignored' && r.changed)) && task.notify) {
+      for (const n of task.notify) {
+        const name = this.notifyName(n, task, host);
+        host.notified.add(name);
+        this.emit({ type: 'handler.notify', host: host.name, handler: name, time: Date.now() });
+      }
+    }
+    const e: RunEvent = {
+      type: 'host.result',
+      host: host.name,
+      task: taskRef(task),
+      status,
+      result: this.shared.redactor.redactValue(r),
+      durationMs: ms,
+      time: Date.now(),
+    };
+    if (out.loop) e.loop = true;
+    if (out.delegatedTo) e.delegatedTo = out.delegatedTo;
+    this.emit(e);
+  }
+
+  private notifyName(n: string, task: TaskNode, host: HostState): string {
+    if (!n.includes('{{')) return n;
+    try {
+      return String(this.templar.template(n, this.executor.varsFor(host, EMPTY_SCOPE, task)));
+    } catch {
+      return n;
+    }
+  }
+
+  private ignoreUnreachable(task: TaskNode, host: HostState): boolean {
+    const v = task.keywords.ignore_unreachable ?? this.play.keywords.ignore_unreachable;
+    if (v === undefined || v === null) return false;
+    try {
+      return this.templar.condition(v, this.executor.varsFor(host, EMPTY_SCOPE, task));
+    } catch {
+      return false;
+    }
+  }
+
+  private applyFailurePolicies(
+    task: TaskNode,
+    live: Waiter[],
+    results: Map<string, TaskOutcome | undefined>,
+  ): void {
+    const failedNow = live.filter((w) => {
+      const s = results.get(w.host.name)?.status;
+      return s === 'failed' || s === 'unreachable';
+    });
+    if (failedNow.length === 0) return;
+    const fatal = task.keywords.any_errors_fatal ?? this.play.keywords.any_errors_fatal;
+    if (fatal !== undefined && this.templar.condition(fatal, lookupOver([this.options.extraVars]))) {
+      if (failedNow.some((w) => w.host.failed)) this.endPlay = true;
+    }
+    const mfp = this.play.max_fail_percentage;
+    if (mfp !== undefined && mfp !== null) {
+      const failedInBatch = this.batch.filter((h) => {
+        const s = this.shared.hostState(h);
+        return s.failed || s.unreachable;
+      }).length;
+      if ((failedInBatch / this.batch.length) * 100 > Number(mfp)) this.endPlay = true;
+    }
+  }
+
+  // ---- meta and handlers --------------------------------------------------
+
+  private async dispatchMeta(
+    task: TaskNode,
+    live: Waiter[],
+    results: Map<string, TaskOutcome | undefined>,
+  ): Promise<Map<string, TaskOutcome | undefined>> {
+    const conditional = live.filter((w) => {
+      try {
+        return this.executor.conditionsPass(task, this.executor.varsFor(w.host, w.scope, task));
+      } catch {
+        return false;
+      }
+    });
+    const what = String(task.args._raw_params ?? task.args.free_form ?? '').trim();
+    await this.applyMeta(what, conditional);
+    for (const w of live) results.set(w.host.name, { status: 'ok', result: { changed: false } });
+    return results;
+  }
+
+  private async applyMeta(what: string, hosts: Waiter[]): Promise<void> {
+    switch (what) {
+      case 'flush_handlers':
+        await this.flushHandlers(hosts.map((w) => w.host));
+        return;
+      case 'end_play':
+        this.endPlay = true;
+        return;
+      case 'end_host':
+        for (const w of hosts) w.host.ended = true;
+        return;
+      case 'end_batch':
+        for (const h of this.batch) this.shared.hostState(h).ended = true;
+        return;
+      case 'clear_facts':
+        for (const w of hosts) {
+          w.host.facts = {};
+          w.host.hostFacts = {};
+        }
+        return;
+      case 'clear_host_errors':
+        for (const h of this.batch) this.shared.hostState(h).failed = false;
+        return;
+      case 'reset_connection':
+        for (const w of hosts) await this.connector.drop(w.host.name);
+        return;
+      case 'refresh_inventory':
+      case 'noop':
+      case '':
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Runs notified handlers, in the order they are defined, for the given hosts. */
+  async flushHandlers(hosts: HostState[]): Promise<void> {
+    for (const handler of this.handlers) {
+      const names = new Set([handler.name ?? '', ...(handler.listen ?? [])]);
+      if (handler.origin.role && handler.name) names.add(`${handler.origin.role.name} : ${handler.name}`);
+      const due = hosts.filter((h) => {
+        if (h.unreachable) return false;
+        if (h.failed && !(this.options.forceHandlers || this.forceHandlersKw())) return false;
+        return [...names].some((n) => h.notified.has(n));
+      });
+      if (due.length === 0) continue;
+      for (const h of due) for (const n of names) h.notified.delete(n);
+      const waiters: Waiter[] = due.map((host) => ({
+        host,
+        scope: handlerScope(handler),
+        path: [],
+        resolve: () => {},
+      }));
+      const results = await this.dispatch(handler, waiters, {});
+      for (const w of waiters) {
+        const out = results.get(w.host.name);
+        for (const inc of out?.effects?.include ?? []) {
+          await this.walkNodes(undefined, inc.nodes, w.host, inc.scope, [], false);
+        }
+      }
+    }
+  }
+
+  private forceHandlersKw(): boolean {
+    const v = this.play.force_handlers;
+    return v !== undefined && v !== null && this.templar.condition(v, lookupOver([this.options.extraVars]));
+  }
+}
+
+function handlerScope(handler: TaskNode): TaskScope {
+  return handler.origin.role ? { roles: [handler.origin.role], includeParams: [] } : EMPTY_SCOPE;
+}
+
+type WalkItem =
+  | { kind: 'facts' }
+  | { kind: 'flush' }
+  | { kind: 'role'; role: RoleInstance }
+  | { kind: 'node'; node: PlayNode };
+
+function node(n: PlayNode): WalkItem {
+  return { kind: 'node', node: n };
+}
+
+export function flattenTasks(nodes: PlayNode[]): TaskNode[] {
+  const out: TaskNode[] = [];
+  for (const n of nodes) {
+    if (n.kind === 'task') out.push(n);
+    else out.push(...flattenTasks(n.block), ...flattenTasks(n.rescue), ...flattenTasks(n.always));
+  }
+  return out;
+}
+
+/**
+ * The linear strategy's barrier: a task runs when every live host walker is waiting, for
+ * all hosts waiting on the earliest task in tree order.
+ */
+class Lockstep {
+  private busy = 0;
+  private waiting: (Waiter & {
+    task: TaskNode;
+    key: string;
+    opts: { rescuable?: boolean; forced?: boolean };
+  })[] = [];
+  private running = false;
+
+  constructor(private readonly run: PlayRun) {}
+
+  start(n: number): void {
+    this.busy = n;
+  }
+
+  done(): void {
+    this.busy--;
+    this.pump();
+  }
+
+  request(
+    task: TaskNode,
+    host: HostState,
+    scope: TaskScope,
+    path: number[],
+    opts: { rescuable?: boolean; forced?: boolean },
+  ): Promise<TaskOutcome | undefined> {
+    return new Promise((resolve) => {
+      this.waiting.push({ task, host, scope, path, resolve, key: `${task.id}\0${path.join('.')}`, opts });
+      this.busy--;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.busy > 0 || this.waiting.length === 0) return;
+    let first = this.waiting[0]!;
+    for (const w of this.waiting) if (comparePaths(w.path, first.path) < 0) first = w;
+    const group = this.waiting.filter((w) => w.key === first.key);
+    this.waiting = this.waiting.filter((w) => w.key !== first.key);
+    this.running = true;
+    // A rescuable flag may differ per host (different enclosing blocks); run them per flag.
+    const byFlag = new Map<boolean, typeof group>();
+    for (const w of group) {
+      const f = w.opts.rescuable ?? false;
+      byFlag.set(f, [...(byFlag.get(f) ?? []), w]);
+    }
+    void (async () => {
+      const all = new Map<string, TaskOutcome | undefined>();
+      try {
+        for (const [flag, ws] of byFlag) {
+          const res = await this.run.dispatch(first.task, ws, { ...first.opts, rescuable: flag });
+          for (const [k, v] of res) all.set(k, v);
+        }
+      } catch (e) {
+        for (const w of group)
+          all.set(w.host.name, {
+            status: 'failed',
+            result: { failed: true, msg: `internal error: ${(e as Error).stack}` },
+          });
+      }
+      this.running = false;
+      this.busy += group.length;
+      for (const w of group) w.resolve(all.get(w.host.name));
+      this.pump();
+    })();
+  }
+}

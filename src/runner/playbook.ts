@@ -1,0 +1,252 @@
+/**
+ * Runs a loaded playbook: for each play, select hosts, split them into `serial` batches, run
+ * the play, and finally emit the recap. Returns ansible-playbook's exit code.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { ExitCode } from '../errors.js';
+import { emptyStats, type HostStats, type RunEvent } from '../events/types.js';
+import type { Play, Playbook } from '../playbook/types.js';
+import type { DecryptFile } from './controller-files.js';
+import type { RunnerOptions } from './options.js';
+import { PlayRun, type Redactor, type RunShared } from './play.js';
+import type { Connector, InventoryView, SpecResolver, TaskLoader, TemplateEngine } from './ports.js';
+import { type HostState, lookupOver, newHostState } from './vars.js';
+
+export interface RunnerDeps {
+  options: RunnerOptions;
+  inventory: InventoryView;
+  templar: TemplateEngine;
+  connector: Connector;
+  specs: SpecResolver;
+  loader: TaskLoader;
+  redactor: Redactor;
+  emit: (e: RunEvent) => void;
+  omit: string;
+  decryptFile?: DecryptFile;
+  /** Answers vars_prompt questions (non-interactive runs use defaults). */
+  prompt?: (question: string, opts: { private: boolean; default?: unknown }) => Promise<string>;
+  /** Set by Ctrl-C: stop scheduling new tasks, let running ones finish. */
+  signal?: AbortSignal;
+  ansibleVersion?: string;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  stats: Record<string, HostStats>;
+}
+
+/** Ansible's tag selection: `always` unless skipped, `never` only when asked, `tagged`/`untagged`/`all`. */
+export function tagSelector(only: string[], skip: string[]): (tags: string[]) => boolean {
+  const onlySet = new Set(only.length ? only : ['all']);
+  const skipSet = new Set(skip);
+  return (tags) => {
+    const t = new Set(tags);
+    let run: boolean;
+    if (onlySet.has('all')) run = !t.has('never') || [...t].some((x) => x !== 'never' && onlySet.has(x));
+    else run = false;
+    if (!run) {
+      if (t.has('always') && !t.has('never')) run = true;
+      else if ([...t].some((x) => onlySet.has(x))) run = true;
+      else if (onlySet.has('tagged') && t.size > 0 && !t.has('never')) run = true;
+      else if (onlySet.has('untagged') && t.size === 0) run = true;
+    }
+    if (run && skipSet.size > 0) {
+      if ([...t].some((x) => skipSet.has(x)) && !(t.has('always') && !skipSet.has('always'))) run = false;
+      if (skipSet.has('tagged') && t.size > 0) run = false;
+      if (skipSet.has('untagged') && t.size === 0) run = false;
+      if (skipSet.has('all') && !(t.has('always') && !skipSet.has('always'))) run = false;
+    }
+    return run;
+  };
+}
+
+function batchesOf(hosts: string[], serial: unknown): string[][] {
+  if (serial === undefined || serial === null || serial === '' || serial === 0) return [hosts];
+  const specs = Array.isArray(serial) ? serial : [serial];
+  const sizes = specs.map((s) => {
+    const str = String(s).trim();
+    const n = str.endsWith('%') ? Math.floor((Number(str.slice(0, -1)) / 100) * hosts.length) : Number(str);
+    return Math.max(1, Number.isFinite(n) ? n : hosts.length);
+  });
+  const out: string[][] = [];
+  let i = 0;
+  let k = 0;
+  while (i < hosts.length) {
+    const size = sizes[Math.min(k, sizes.length - 1)]!;
+    out.push(hosts.slice(i, i + size));
+    i += size;
+    k++;
+  }
+  return out;
+}
+
+function ordered(hosts: string[], order: unknown): string[] {
+  switch (String(order ?? 'inventory')) {
+    case 'reverse_inventory':
+      return [...hosts].reverse();
+    case 'sorted':
+      return [...hosts].sort();
+    case 'reverse_sorted':
+      return [...hosts].sort().reverse();
+    case 'shuffle': {
+      const a = [...hosts];
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [a[i], a[j]] = [a[j]!, a[i]!];
+      }
+      return a;
+    }
+    default:
+      return hosts;
+  }
+}
+
+export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOutcome> {
+  const started = Date.now();
+  const hosts = new Map<string, HostState>();
+  const stats: Record<string, HostStats> = {};
+  const hostState = (name: string) => {
+    let s = hosts.get(name);
+    if (!s) {
+      s = newHostState(name);
+      hosts.set(name, s);
+    }
+    return s;
+  };
+  const statsOf = (name: string) => {
+    stats[name] ??= emptyStats();
+    return stats[name];
+  };
+  const o = deps.options;
+  const shared: RunShared = {
+    options: o,
+    inventory: deps.inventory,
+    templar: deps.templar,
+    connector: deps.connector,
+    specs: deps.specs,
+    loader: deps.loader,
+    redactor: deps.redactor,
+    emit: deps.emit,
+    hosts,
+    hostState,
+    stats: statsOf,
+    omit: deps.omit,
+    playbookDir: pb.plays[0]?.baseDir ?? process.cwd(),
+    interrupted: () => deps.signal?.aborted ?? false,
+    selected: tagSelector(o.tags, o.skipTags),
+    magic: {
+      ansible_check_mode: o.check,
+      ansible_diff_mode: o.diff,
+      ansible_verbosity: o.verbosity,
+      ansible_forks: o.forks,
+      ansible_run_tags: o.tags.length ? o.tags : ['all'],
+      ansible_skip_tags: o.skipTags,
+      ansible_version: versionDict(deps.ansibleVersion ?? '2.14.18'),
+      ansible_playbook_python: '',
+      ansible_limit: o.limit?.join(','),
+    },
+  };
+  if (deps.decryptFile) shared.decryptFile = deps.decryptFile;
+  deps.emit({ type: 'run.start', command: 'playbook', check: o.check, diff: o.diff, time: started });
+
+  for (const play of pb.plays) {
+    if (shared.interrupted()) break;
+    const aborted = await runPlay(play, shared, deps);
+    if (aborted) break;
+  }
+  if (shared.interrupted()) deps.emit({ type: 'interrupted', time: Date.now() });
+  deps.emit({ type: 'recap', stats, durationMs: Date.now() - started, time: Date.now() });
+  await deps.connector.closeAll();
+  return { exitCode: exitCodeOf(stats, shared.interrupted()), stats };
+}
+
+export function exitCodeOf(stats: Record<string, HostStats>, interrupted: boolean): number {
+  if (interrupted) return ExitCode.interrupted;
+  const all = Object.values(stats);
+  if (all.some((s) => s.unreachable > 0)) return ExitCode.unreachable;
+  if (all.some((s) => s.failed > 0)) return ExitCode.hostFailed;
+  return ExitCode.ok;
+}
+
+function versionDict(v: string): Record<string, unknown> {
+  const [major, minor, revision] = v.split('.').map(Number);
+  return { full: v, major, minor, revision, string: v };
+}
+
+/** Returns true when the playbook must stop (a whole batch failed). */
+async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise<boolean> {
+  const extra = lookupOver([shared.options.extraVars, (play.keywords.vars ?? {}) as Record<string, unknown>]);
+  const playName = play.name
+    ? String(shared.templar.template(play.name, extra))
+    : String(Array.isArray(play.hosts) ? play.hosts.join(',') : (play.hosts ?? ''));
+  const pattern = shared.templar.template(play.hosts, extra) as string | string[];
+  const limitOpt = shared.options.limit ? { limit: shared.options.limit } : undefined;
+  let selected = shared.inventory.selectHosts(pattern ?? '', limitOpt);
+  selected = selected.filter((h) => {
+    const s = shared.hosts.get(h);
+    return !s || (!s.failed && !s.unreachable);
+  });
+  selected = ordered(selected, play.order);
+  const playRef = { id: play.id, name: playName, pos: play.pos };
+  deps.emit({ type: 'play.start', play: playRef, hosts: selected, time: Date.now() });
+  if (selected.length === 0) {
+    deps.emit({ type: 'play.no_hosts', play: playRef, reason: 'no hosts matched', time: Date.now() });
+    return false;
+  }
+  for (const h of selected) shared.stats(h);
+
+  const varsPrompt: Record<string, unknown> = {};
+  for (const p of play.vars_prompt) {
+    if (Object.hasOwn(shared.options.extraVars, p.name)) continue;
+    if (deps.prompt && process.stdin.isTTY) {
+      varsPrompt[p.name] = await deps.prompt(p.prompt ?? p.name, {
+        private: p.private ?? true,
+        default: p.default,
+      });
+    } else {
+      varsPrompt[p.name] = p.default ?? '';
+    }
+  }
+
+  const fileCache = new Map<string, Promise<Record<string, unknown>>>();
+  const resolvedVarsFiles = new Map<string, Record<string, unknown>>();
+  // vars_files may be templated per host; load them up front for each host of the play.
+  for (const h of selected) {
+    const merged: Record<string, unknown> = {};
+    const st = shared.hosts.get(h);
+    const lookup = lookupOver([
+      shared.options.extraVars,
+      (play.keywords.vars ?? {}) as Record<string, unknown>,
+      st?.hostFacts ?? {},
+      shared.inventory.magicVars(h),
+      shared.inventory.hostVars(h),
+    ]);
+    for (const entry of play.vars_files) {
+      const candidates = (Array.isArray(entry) ? entry : [entry]).map((f) => {
+        const path = String(shared.templar.template(f, lookup));
+        return isAbsolute(path) ? path : join(play.baseDir, path);
+      });
+      const found = candidates.find((c) => existsSync(c));
+      if (!found) {
+        throw new Error(
+          `vars file ${candidates.join(' or ')} was not found (play '${playName}', ${play.file})`,
+        );
+      }
+      let p = fileCache.get(found);
+      if (!p) {
+        p = shared.loader.loadVarsFile(found);
+        fileCache.set(found, p);
+      }
+      Object.assign(merged, await p);
+    }
+    resolvedVarsFiles.set(h, merged);
+  }
+
+  const run = new PlayRun(shared, play, (h) => resolvedVarsFiles.get(h) ?? {}, selected, varsPrompt);
+  await run.run(
+    batchesOf(selected, play.serial === undefined ? undefined : shared.templar.template(play.serial, extra)),
+  );
+  deps.emit({ type: 'play.end', play: playRef, time: Date.now() });
+  return run.abortedAll;
+}
