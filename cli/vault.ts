@@ -18,6 +18,7 @@ import {
   promptVisible,
   readSource,
   rekeyFile,
+  type StreamOptions,
   type VaultCliOptions,
   VaultError,
   VaultOptionsError,
@@ -47,7 +48,7 @@ export interface VaultCommandDeps {
   prompt?: PromptFn;
   promptVisible?: PromptFn;
   stdin?: NodeJS.ReadableStream;
-  stdout?: NodeJS.WriteStream;
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   stderr?: NodeJS.WritableStream;
 }
 
@@ -205,7 +206,7 @@ async function runVault(
         stderr.write('Reading ciphertext input from stdin\n');
       }
       for (const file of files.length > 0 ? files : ['-']) {
-        const opts: { output?: string; stdin?: NodeJS.ReadableStream } = { stdin };
+        const opts: StreamOptions = { stdin, stdout };
         if (f.output) opts.output = f.output;
         await decryptFile(keyring, file, opts);
       }
@@ -247,7 +248,7 @@ async function runVault(
       stderr.write('Reading plaintext input from stdin\n');
     }
     for (const file of files.length > 0 ? files : ['-']) {
-      const opts: { output?: string; stdin?: NodeJS.ReadableStream } = { stdin };
+      const opts: StreamOptions = { stdin, stdout };
       if (f.output) opts.output = f.output;
       await encryptFile(only, file, opts);
     }
@@ -302,7 +303,7 @@ async function encryptStrings(
   f: VaultFlags,
   io: {
     stdin: NodeJS.ReadableStream;
-    stdout: NodeJS.WriteStream;
+    stdout: NodeJS.WritableStream & { isTTY?: boolean };
     stderr: NodeJS.WritableStream;
     prompt: PromptFn;
     visible: PromptFn;
@@ -355,14 +356,21 @@ async function encryptStrings(
     outs.push(formatVaultYaml(keyring.encrypt(item.text), item.name));
   });
   await (f.output && f.output !== '-'
-    ? writeTarget(f.output, outs.join('\n'))
+    ? writeTarget(f.output, outs.join('\n'), io.stdout)
     : new Promise<void>((res, rej) => io.stdout.write(outs.join('\n'), (e) => (e ? rej(e) : res()))));
   if (io.stdout.isTTY) io.stderr.write('Encryption successful\n');
 }
 
 // Runnable on its own (`node --import tsx cli/vault.ts encrypt ...`) for tests and scripts.
-const self = process.argv[1];
-if (self && import.meta.url === pathToFileURL(realpathSync(self)).href) {
+function invokedDirectly(): boolean {
+  const self = process.argv[1];
+  try {
+    return self !== undefined && import.meta.url === pathToFileURL(realpathSync(self)).href;
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
   const program = vaultCommand().name('drover-vault');
   program.parseAsync(process.argv).catch((e: unknown) => {
     process.stderr.write(`ERROR! ${e instanceof Error ? e.message : String(e)}\n`);

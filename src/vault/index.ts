@@ -19,6 +19,7 @@ export {
   encryptFile,
   readSource,
   rekeyFile,
+  type StreamOptions,
   writeFileAtomic,
   writeTarget,
 } from './vault-file.js';

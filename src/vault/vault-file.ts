@@ -67,32 +67,39 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
 }
 
 /** Writes to a file, or to stdout for `-`. */
-export async function writeTarget(file: string, data: Uint8Array | string): Promise<void> {
+export async function writeTarget(
+  file: string,
+  data: Uint8Array | string,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   if (file === '-') {
-    await new Promise<void>((res, rej) => process.stdout.write(data, (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) => stdout.write(data, (e) => (e ? rej(e) : res())));
     return;
   }
   await writeFileAtomic(file, data);
 }
 
+export interface StreamOptions {
+  /** Output file; `-` for stdout. Default: rewrite the input file (stdout for stdin). */
+  output?: string;
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+}
+
 export async function encryptFile(
   keyring: Keyring,
   file: string,
-  opts: { id?: string; output?: string; stdin?: NodeJS.ReadableStream } = {},
+  opts: StreamOptions & { id?: string } = {},
 ): Promise<void> {
   const plaintext = await readSource(file, opts.stdin);
   const enc: { id?: string } = {};
   if (opts.id !== undefined) enc.id = opts.id;
-  await writeTarget(opts.output ?? file, keyring.encrypt(plaintext, enc));
+  await writeTarget(opts.output ?? file, keyring.encrypt(plaintext, enc), opts.stdout);
 }
 
-export async function decryptFile(
-  keyring: Keyring,
-  file: string,
-  opts: { output?: string; stdin?: NodeJS.ReadableStream } = {},
-): Promise<void> {
+export async function decryptFile(keyring: Keyring, file: string, opts: StreamOptions = {}): Promise<void> {
   const data = await readSource(file, opts.stdin);
-  await writeTarget(opts.output ?? file, keyring.decrypt(data, file === '-' ? 'stdin' : file));
+  await writeTarget(opts.output ?? file, keyring.decrypt(data, file === '-' ? 'stdin' : file), opts.stdout);
 }
 
 /** Decrypts `file` and re-encrypts it with `newSecret` (labelled with its id unless 'default'). */
