@@ -77,6 +77,8 @@ else
   if [ "$force" != 1 ]; then dr_out64 msg "file already exists"; dr_out changed 0; dr_stat dest. "$dest"; exit 0; fi
   [ "$t" = directory ] && dr_fail "$dest is a directory"
   if [ "$t" = file ]; then cur_sum=$(dr_sha1 "$dest"); fi
+  dr_save=$CHECK; CHECK=1; dr_attrs "$dest" "$owner" "$group" "$mode"; CHECK=$dr_save
+  dr_out attrs_changed "$DR_CHANGED"; DR_CHANGED=0
 fi
 if [ "$guard" = 1 ] && [ "$cur_sum" != "$guard_sum" ]; then
   dr_fail "$dest changed while drover was editing it; run the task again"
