@@ -130,7 +130,16 @@ export async function editPlaintext(
     await writeFile(tmp, plaintext, { mode: 0o600 });
     const words = shlexSplit(opts.editor ?? (process.env.EDITOR || 'vi'));
     if (words.length === 0) throw new VaultError('The editor command ($EDITOR) is empty');
-    const r = spawnSync(words[0]!, [...words.slice(1), tmp], { stdio: 'inherit' });
+    // Ctrl-C in the editor reaches drover too (same process group); without a handler Node
+    // would die on the spot and leave the plaintext behind. Ignore it while the editor runs.
+    const ignore = (): void => {};
+    process.on('SIGINT', ignore);
+    let r: ReturnType<typeof spawnSync>;
+    try {
+      r = spawnSync(words[0]!, [...words.slice(1), tmp], { stdio: 'inherit' });
+    } finally {
+      process.off('SIGINT', ignore);
+    }
     if (r.error) {
       throw new VaultError(
         `Unable to execute the command "${[...words, tmp].join(' ')}": ${r.error.message}`,
