@@ -1,0 +1,548 @@
+/**
+ * The Jinja engine: nunjucks' lexer, parser and code generator, with the expression compiler
+ * re-targeted at Python semantics (see docs/adr/002-jinja-engine.md). Every operator, lookup,
+ * truth test and output goes through `env.py.*` so one module (python.ts) decides behaviour.
+ */
+import { createRequire } from 'node:module';
+import nunjucks from 'nunjucks';
+import { getAttr, splitArgs } from './methods.js';
+import {
+  compare,
+  type Dict,
+  makeFloat,
+  pyAdd,
+  pyConcat,
+  pyDiv,
+  pyFloorDiv,
+  pyIn,
+  pyIter,
+  pyMod,
+  pyMul,
+  pyNeg,
+  pyPow,
+  pySlice,
+  pyStr,
+  pySub,
+  truthy,
+} from './python.js';
+import { Undefined } from './undefined.js';
+
+const require = createRequire(import.meta.url);
+// Internal nunjucks modules; the package exposes them at runtime but not in its typings.
+const transformer = require('nunjucks/src/transformer.js') as {
+  transform(ast: unknown, asyncFilters: string[], name?: string): unknown;
+};
+
+interface NjNode {
+  typename: string;
+  lineno: number;
+  colno: number;
+  [k: string]: unknown;
+}
+interface NjFrame {
+  lookup(name: string): unknown;
+}
+interface NjContext {
+  ctx: Dict;
+}
+interface NjCompilerProto {
+  compile(node: NjNode, frame: unknown): void;
+  _emit(code: string): void;
+  _compileExpression(node: NjNode, frame: unknown): void;
+  _compileAggregate(node: NjNode, frame: unknown, start?: string, end?: string): void;
+  fail(msg: string, lineno?: number, colno?: number): never;
+  assertType(node: NjNode, ...types: unknown[]): void;
+  getCode(): string;
+  [k: string]: unknown;
+}
+type CompilerCtor = new (name: string, throwOnUndefined: boolean) => NjCompilerProto;
+
+const nj = nunjucks as unknown as {
+  compiler: { Compiler: CompilerCtor & { prototype: NjCompilerProto } };
+  parser: { Parser: new (tokens: unknown) => { extensions: unknown[]; parseAsRoot(): NjNode } & Dict };
+  lexer: { lex(src: string, opts: Dict): Dict };
+  nodes: Dict;
+  installJinjaCompat(): void;
+};
+
+// Slices (`x[1:]`) come from nunjucks' jinja-compat parser patch; its runtime patches are
+// unused because every lookup is compiled to env.py.* below.
+nj.installJinjaCompat();
+
+const BaseCompiler = nj.compiler.Compiler;
+const base = BaseCompiler.prototype;
+
+function wrap(fn: string, children: NjNode[], at: NjNode): NjNode {
+  return { typename: 'PyCall', fn, children, lineno: at.lineno, colno: at.colno };
+}
+
+const compareOps: Record<string, string> = {
+  '==': '==',
+  '===': '==',
+  '!=': '!=',
+  '!==': '!=',
+  '<': '<',
+  '>': '>',
+  '<=': '<=',
+  '>=': '>=',
+};
+
+/** Compiler methods that replace nunjucks' JavaScript-semantics code generation. */
+const overrides: Record<
+  string,
+  (this: NjCompilerProto & { native?: boolean; known?: Known }, node: NjNode, frame: unknown) => void
+> = {
+  compilePyCall(node, frame) {
+    this._emit(`env.py.${node.fn as string}(`);
+    (node.children as NjNode[]).forEach((c, i) => {
+      if (i > 0) this._emit(', ');
+      this._compileExpression(c, frame);
+    });
+    this._emit(')');
+  },
+  compileSymbol(node, frame) {
+    const name = node.value as string;
+    if (name === 'True' || name === 'False') return this._emit(name === 'True' ? 'true' : 'false');
+    if (name === 'None') return this._emit('null');
+    const v = (frame as NjFrame).lookup(name);
+    if (v) this._emit(v as string);
+    else this._emit(`env.py.lookup(context, frame, ${JSON.stringify(name)})`);
+  },
+  compileLiteral(node, frame) {
+    if (node.isFloat && typeof node.value === 'number') {
+      this._emit(`env.py.float(${node.value})`);
+      return;
+    }
+    (base.compileLiteral as (n: NjNode, f: unknown) => void).call(this, node, frame);
+  },
+  compileDict(node, frame) {
+    this._emit('env.py.dict([');
+    for (const pair of node.children as NjNode[]) {
+      const key = pair.key as NjNode;
+      this._emit('[');
+      this._compileExpression(key, frame);
+      this._emit(', ');
+      this._compileExpression(pair.value as NjNode, frame);
+      this._emit('],');
+    }
+    this._emit('])');
+  },
+  compileLookupVal(node, frame) {
+    const val = node.val as NjNode;
+    if (val.typename === 'Slice') {
+      this._emit('env.py.slice(');
+      this._compileExpression(node.target as NjNode, frame);
+      this._emit(', ');
+      this._compileExpression(val.start as NjNode, frame);
+      this._emit(', ');
+      this._compileExpression(val.stop as NjNode, frame);
+      this._emit(', ');
+      this._compileExpression(val.step as NjNode, frame);
+      this._emit(')');
+      return;
+    }
+    this._emit('env.py.getattr(');
+    this._compileExpression(node.target as NjNode, frame);
+    this._emit(', ');
+    this._compileExpression(val, frame);
+    this._emit(')');
+  },
+  compileFunCall(node, frame) {
+    this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, env.py.call(`);
+    this._compileExpression(node.name as NjNode, frame);
+    const name = (this._getNodeName as (n: unknown) => string).call(this, node.name);
+    this._emit(`, ${JSON.stringify(name)}, context, `);
+    this._compileAggregate(node.args as NjNode, frame, '[', '])');
+    this._emit(')');
+  },
+  compileFilter(node, frame) {
+    const name = (node.name as NjNode).value as string;
+    if (this.known && !this.known.filters.has(name)) {
+      this.fail(`No filter named '${name}'`, node.lineno, node.colno);
+    }
+    this._emit(`env.py.filter(${JSON.stringify(name)}, context, `);
+    this._compileAggregate(node.args as NjNode, frame, '[', ']');
+    this._emit(')');
+  },
+  compileIs(node, frame) {
+    const right = node.right as NjNode;
+    const name = ((right.name as NjNode | undefined)?.value ?? right.value) as string;
+    if (this.known && !this.known.tests.has(name))
+      this.fail(`No test named '${name}'`, node.lineno, node.colno);
+    this._emit(`env.py.test(${JSON.stringify(name)}, context, [`);
+    this._compileExpression(node.left as NjNode, frame);
+    if (right.args) {
+      this._emit(', ');
+      this._compileAggregate(right.args as NjNode, frame, '', '');
+    }
+    this._emit('])');
+  },
+  compileInlineIf(node, frame) {
+    this._emit('(env.py.truthy(');
+    this._compileExpression(node.cond as NjNode, frame);
+    this._emit(') ? ');
+    this._compileExpression(node.body as NjNode, frame);
+    this._emit(' : ');
+    if (node.else_) this._compileExpression(node.else_ as NjNode, frame);
+    else
+      this._emit(
+        `env.py.undef("the inline if-expression on line ${node.lineno + 1} evaluated to false and no else section was defined.")`,
+      );
+    this._emit(')');
+  },
+  compileOr(node, frame) {
+    this._emit('((t) => env.py.truthy(t) ? t : ');
+    this._compileExpression(node.right as NjNode, frame);
+    this._emit(')(');
+    this._compileExpression(node.left as NjNode, frame);
+    this._emit(')');
+  },
+  compileAnd(node, frame) {
+    this._emit('((t) => env.py.truthy(t) ? ');
+    this._compileExpression(node.right as NjNode, frame);
+    this._emit(' : t)(');
+    this._compileExpression(node.left as NjNode, frame);
+    this._emit(')');
+  },
+  compileNot(node, frame) {
+    this._emit('!env.py.truthy(');
+    this._compileExpression(node.target as NjNode, frame);
+    this._emit(')');
+  },
+  compileCompare(node, frame) {
+    const ops = node.ops as NjNode[];
+    // Python chains `a < b < c` as `a < b and b < c`.
+    this._emit('env.py.compareChain(');
+    this._compileExpression(node.expr as NjNode, frame);
+    this._emit(', [');
+    for (const op of ops) {
+      this._emit(`[${JSON.stringify(compareOps[op.type as string] ?? op.type)}, `);
+      this._compileExpression(op.expr as NjNode, frame);
+      this._emit('],');
+    }
+    this._emit('])');
+  },
+  compileIf(node, frame) {
+    node.cond = wrap('truthy', [node.cond as NjNode], node);
+    (base.compileIf as (n: NjNode, f: unknown) => void).call(this, node, frame);
+  },
+  compileFor(node, frame) {
+    node.arr = wrap('iter', [node.arr as NjNode], node);
+    (base.compileFor as (n: NjNode, f: unknown) => void).call(this, node, frame);
+  },
+  compileOutput(node, frame) {
+    node.children = (node.children as NjNode[]).map((c) =>
+      c.typename === 'TemplateData' ? c : wrap(this.native ? 'capture' : 'out', [c], c),
+    );
+    (base.compileOutput as (n: NjNode, f: unknown) => void).call(this, node, frame);
+  },
+};
+
+for (const [op, fn] of [
+  ['Add', 'add'],
+  ['Sub', 'sub'],
+  ['Mul', 'mul'],
+  ['Div', 'div'],
+  ['FloorDiv', 'floordiv'],
+  ['Mod', 'mod'],
+  ['Pow', 'pow'],
+  ['Concat', 'concat'],
+  ['In', 'inOp'],
+] as const) {
+  overrides[`compile${op}`] = function (node, frame) {
+    this._emit(`env.py.${fn}(`);
+    this._compileExpression(node.left as NjNode, frame);
+    this._emit(', ');
+    this._compileExpression(node.right as NjNode, frame);
+    this._emit(')');
+  };
+}
+overrides.compileNeg = function (node, frame) {
+  this._emit('env.py.neg(');
+  this._compileExpression(node.target as NjNode, frame);
+  this._emit(')');
+};
+
+interface Known {
+  filters: Set<string>;
+  tests: Set<string>;
+}
+
+class PyCompiler extends BaseCompiler {
+  native = false;
+  known: Known | undefined;
+}
+for (const [k, f] of Object.entries(overrides)) (PyCompiler.prototype as unknown as Dict)[k] = f;
+(PyCompiler.prototype as unknown as Dict).assertType = function (
+  this: NjCompilerProto,
+  node: NjNode,
+  ...types: unknown[]
+) {
+  if (node.typename === 'PyCall' || node.typename === 'Slice') return;
+  base.assertType.call(this, node, ...types);
+};
+
+/* ---------------------------------------------------------------- lexing */
+
+const simpleEscapes: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '0': '\0',
+  '\n': '',
+};
+
+interface Tokenizer {
+  current(): string;
+  forward(): void;
+  isFinished(): boolean;
+  nextToken(): { type: string } | null;
+  _parseString(delimiter: string): string;
+  str: string;
+  index: number;
+}
+
+/**
+ * Python string-literal rules (unknown escapes keep their backslash: '\d' stays \d), and
+ * Ansible's playbook rule that literals inside `{{ }}` are taken raw (it doubles backslashes
+ * before Jinja sees them, so regexes need one level of escaping, not two).
+ */
+function lex(src: string, opts: Dict, rawInVariables: boolean): Tokenizer {
+  const t = nj.lexer.lex(src, opts) as unknown as Tokenizer;
+  let inVar = false;
+  const next = t.nextToken.bind(t);
+  t.nextToken = () => {
+    const tok = next();
+    if (tok?.type === 'variable-start') inVar = true;
+    else if (tok?.type === 'variable-end') inVar = false;
+    return tok;
+  };
+  t._parseString = (delimiter: string) => {
+    t.forward();
+    let out = '';
+    const raw = rawInVariables && inVar;
+    while (!t.isFinished() && t.current() !== delimiter) {
+      const c = t.current();
+      if (c === '\\') {
+        t.forward();
+        const e = t.current();
+        if (raw) {
+          out += `\\${e}`;
+        } else if (e in simpleEscapes) {
+          out += simpleEscapes[e];
+        } else if (e === 'x' || e === 'u' || e === 'U') {
+          const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+          const hex = t.str.slice(t.index + 1, t.index + 1 + n);
+          if (/^[0-9a-fA-F]+$/.test(hex) && hex.length === n) {
+            out += String.fromCodePoint(Number.parseInt(hex, 16));
+            for (let i = 0; i < n; i++) t.forward();
+          } else out += `\\${e}`;
+        } else {
+          out += `\\${e}`;
+        }
+        t.forward();
+      } else {
+        out += c;
+        t.forward();
+      }
+    }
+    t.forward();
+    return out;
+  };
+  return t;
+}
+
+/* ---------------------------------------------------------------- runtime */
+
+export type Resolver = (name: string) => unknown;
+
+export interface RenderFrame {
+  resolve: Resolver;
+  captured: unknown;
+  hasCapture: boolean;
+}
+
+export type FilterFn = (value: unknown, args: unknown[], kw: Dict) => unknown;
+export type TestFn = (value: unknown, args: unknown[], kw: Dict) => boolean;
+
+export interface CompiledTemplate {
+  native: boolean;
+  render(frame: RenderFrame): string;
+}
+
+export interface EngineHooks {
+  filters: Record<string, FilterFn>;
+  /** Filters that accept an Undefined input (default, mandatory, ...). */
+  undefinedOkFilters: Set<string>;
+  tests: Record<string, TestFn>;
+  globals: Dict;
+}
+
+type NjEnvironment = nunjucks.Environment & { py: Dict; opts: Dict };
+
+export class JinjaEngine {
+  private readonly env: NjEnvironment;
+  private readonly stack: RenderFrame[] = [];
+  private readonly hooks: EngineHooks;
+  private readonly known: Known;
+
+  constructor(hooks: EngineHooks, loader?: nunjucks.ILoader) {
+    this.hooks = hooks;
+    // Ansible's environment: trim_blocks on, lstrip_blocks off, no autoescape.
+    this.env = new nunjucks.Environment(loader ?? null, {
+      autoescape: false,
+      trimBlocks: true,
+      lstripBlocks: false,
+      throwOnUndefined: false,
+      dev: true,
+    } as nunjucks.ConfigureOptions) as NjEnvironment;
+    this.known = { filters: new Set(Object.keys(hooks.filters)), tests: new Set(Object.keys(hooks.tests)) };
+    this.env.py = this.runtime();
+  }
+
+  private top(): RenderFrame {
+    const f = this.stack[this.stack.length - 1];
+    if (!f) throw new Error('template rendered outside a render frame');
+    return f;
+  }
+
+  private runtime(): Dict {
+    const hooks = this.hooks;
+    return {
+      truthy,
+      iter: pyIter,
+      add: pyAdd,
+      sub: pySub,
+      mul: pyMul,
+      div: pyDiv,
+      floordiv: pyFloorDiv,
+      mod: pyMod,
+      pow: pyPow,
+      neg: pyNeg,
+      concat: pyConcat,
+      inOp: pyIn,
+      slice: pySlice,
+      getattr: getAttr,
+      float: makeFloat,
+      undef: (msg: string) => new Undefined(msg),
+      compareChain: (first: unknown, ops: [string, unknown][]) => {
+        let left = first;
+        for (const [op, right] of ops) {
+          if (!compare(left, op, right)) return false;
+          left = right;
+        }
+        return true;
+      },
+      dict: (pairs: [unknown, unknown][]) => {
+        const out: Dict = {};
+        for (const [k, v] of pairs) {
+          if (k instanceof Undefined) k.fail();
+          out[pyStr(k)] = v;
+        }
+        return out;
+      },
+      out: (v: unknown) => {
+        if (v instanceof Undefined) v.fail();
+        if (v === null || v === undefined) return '';
+        return pyStr(v);
+      },
+      capture: (v: unknown) => {
+        const f = this.top();
+        f.captured = v;
+        f.hasCapture = true;
+        return '';
+      },
+      lookup: (context: NjContext, frame: NjFrame, name: string) => {
+        const v = frame.lookup(name);
+        if (v !== undefined) return v;
+        if (Object.hasOwn(context.ctx, name)) return context.ctx[name];
+        const r = this.top().resolve(name);
+        if (r !== undefined) return r;
+        if (Object.hasOwn(hooks.globals, name)) return hooks.globals[name];
+        return Undefined.variable(name);
+      },
+      call: (fn: unknown, name: string, context: unknown, args: unknown[]) => {
+        if (fn instanceof Undefined) fn.fail();
+        if (typeof fn !== 'function') throw new TypeError(`'${name}' is not callable`);
+        return (fn as (...a: unknown[]) => unknown).apply(context, args);
+      },
+      filter: (name: string, _context: unknown, args: unknown[]) => {
+        const f = hooks.filters[name];
+        if (!f) throw new Error(`No filter named '${name}'.`);
+        const { pos, kw } = splitArgs(args);
+        const [value, ...rest] = pos;
+        if (value instanceof Undefined && !hooks.undefinedOkFilters.has(name)) value.fail();
+        for (const a of rest) if (a instanceof Undefined) a.fail();
+        return f(value, rest, kw);
+      },
+      test: (name: string, _context: unknown, args: unknown[]) => {
+        const t = hooks.tests[name];
+        if (!t) throw new Error(`No test named '${name}'.`);
+        const { pos, kw } = splitArgs(args);
+        const [value, ...rest] = pos;
+        return t(value, rest, kw);
+      },
+    };
+  }
+
+  /** Parse and compile once; the result renders any number of times. */
+  compile(src: string, opts: { name?: string; native?: boolean; rawStrings: boolean }): CompiledTemplate {
+    const tokens = lex(src, this.env.opts, opts.rawStrings);
+    const parser = new nj.parser.Parser(tokens);
+    parser.extensions = [];
+    markFloats(parser);
+    const ast = parser.parseAsRoot();
+    const native = opts.native === true && isSingleExpression(ast);
+    const c = new PyCompiler(opts.name ?? 'template', false);
+    c.native = native;
+    c.known = this.known;
+    c.compile(transformer.transform(ast, [], opts.name) as NjNode, undefined);
+    const code = c.getCode();
+    const props = new Function(code)() as Dict;
+    const Template = nunjucks.Template as unknown as new (
+      src: { type: 'code'; obj: Dict },
+      env: nunjucks.Environment,
+      path: string | undefined,
+      eager: boolean,
+    ) => nunjucks.Template;
+    const tmpl = new Template({ type: 'code', obj: props }, this.env, opts.name, true);
+    return {
+      native,
+      render: (frame: RenderFrame) => {
+        this.stack.push(frame);
+        try {
+          return tmpl.render({});
+        } finally {
+          this.stack.pop();
+        }
+      },
+    };
+  }
+}
+
+/** A template that is exactly one `{{ expr }}` (Ansible keeps that value's type). */
+function isSingleExpression(root: NjNode): boolean {
+  const children = root.children as NjNode[];
+  if (children.length !== 1 || children[0]!.typename !== 'Output') return false;
+  const out = children[0]!.children as NjNode[];
+  return out.length === 1 && out[0]!.typename !== 'TemplateData';
+}
+
+/** nunjucks parses `1.0` to the number 1; remember it was a float so it prints as 1.0. */
+function markFloats(parser: Dict): void {
+  const parsePrimary = parser.parsePrimary as (noPostfix?: boolean) => NjNode;
+  const peekToken = parser.peekToken as () => { type: string } | null;
+  parser.parsePrimary = function (this: Dict, noPostfix?: boolean) {
+    const tok = peekToken.call(this);
+    const node = parsePrimary.call(this, noPostfix);
+    if (tok?.type === 'float' && node.typename === 'Literal') node.isFloat = true;
+    return node;
+  };
+}
