@@ -252,3 +252,41 @@ describe('edit and create', () => {
     expect(again.stderr).toContain("exists, please use 'edit' instead");
   });
 });
+
+describe('edge cases both ways', () => {
+  it('binary, empty and 1 MB plaintexts; a non-ASCII password with surrounding spaces', () => {
+    file('pw-uni', '  pässwörd mit Leerzeichen \t\n');
+    const args = ['--vault-password-file', 'pw-uni'];
+    const binary = Buffer.from(Array.from({ length: 4099 }, (_, i) => (i * 131 + 7) % 256));
+    const big = Buffer.alloc(1 << 20, 'abcdefghijklmnopqrstuvwxyz0123456789\n');
+    for (const [name, data] of [
+      ['bin', binary],
+      ['empty', Buffer.alloc(0)],
+      ['big', big],
+    ] as const) {
+      const ours = join(dir, `edge-ours-${name}`);
+      writeFileSync(ours, data);
+      ok(drover(['encrypt', ...args, ours]));
+      ok(ansibleVault(['decrypt', ...args, ours]));
+      expect(readFileSync(ours).equals(data)).toBe(true);
+      const theirs = join(dir, `edge-theirs-${name}`);
+      writeFileSync(theirs, data);
+      ok(ansibleVault(['encrypt', ...args, theirs]));
+      ok(drover(['decrypt', ...args, theirs]));
+      expect(readFileSync(theirs).equals(data)).toBe(true);
+    }
+  });
+
+  it('a vault-encrypted password file, decrypted with an earlier secret, in both tools', () => {
+    file('pw-inner', 'inner-password\n');
+    const inner = join(dir, 'pw-inner');
+    ok(ansibleVault(['encrypt', '--vault-password-file', 'pw-a', inner]));
+    const f = file('nested.yml', PLAIN);
+    const ids = ['--vault-id', 'outer@pw-a', '--vault-id', 'inner@pw-inner'];
+    ok(drover(['encrypt', ...ids, '--encrypt-vault-id', 'inner', f]));
+    expect(ok(ansibleVault(['view', ...ids, f]))).toBe(PLAIN);
+    const g = file('nested2.yml', PLAIN);
+    ok(ansibleVault(['encrypt', ...ids, '--encrypt-vault-id', 'inner', g]));
+    expect(ok(drover(['view', ...ids, g]))).toBe(PLAIN);
+  });
+});
