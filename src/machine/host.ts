@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, readlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DroverError, ExitCode } from '../errors.js';
 import { quote, quoteArgs } from '../shell/quote.js';
@@ -46,6 +46,30 @@ function checkLayerPath(what: string, p: string, host: string): void {
   }
 }
 
+// overlayfs refuses (ELOOP) a lower layer inside another lower layer of the same filesystem.
+async function checkLowerNesting(lowers: readonly string[], host: string): Promise<void> {
+  const devs = await Promise.all(
+    lowers.map((l) =>
+      stat(l).then(
+        (st) => st.dev,
+        () => {
+          throw new MachineError(`host ${host}: lower dir ${l} does not exist`);
+        },
+      ),
+    ),
+  );
+  lowers.forEach((a, i) => {
+    lowers.forEach((b, j) => {
+      if (i !== j && devs[i] === devs[j] && isUnder(a, b)) {
+        throw new MachineError(
+          `host ${host}: lower dir ${a} lies inside lower dir ${b} on the same filesystem; overlayfs refuses that`,
+          'put the extra layer on another filesystem (e.g. a tmpfs) or outside the other layer',
+        );
+      }
+    });
+  });
+}
+
 /** The sh script run as PID 1 of the new namespaces before it execs the host's command. */
 export function bootScript(spec: HostSpec, layers: { root: string; upper: string; work: string }): string {
   const lower = (spec.lowerDirs ?? ['/']).join(':');
@@ -69,6 +93,12 @@ export function bootScript(spec: HostSpec, layers: { root: string; upper: string
     const target = quote(join(layers.root, b.target));
     lines.push(`mkdir -p ${target}`, `mount --rbind ${quote(b.source)} ${target}`);
     if (b.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
+  }
+  for (const h of spec.hide ?? []) {
+    const target = quote(join(layers.root, h));
+    lines.push(
+      `if [ -d ${target} ]; then mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=4k tmpfs ${target}; fi`,
+    );
   }
   lines.push(`exec chroot ${r} ${quoteArgs(spec.command)}`);
   return lines.join('\n');
@@ -94,6 +124,7 @@ export async function bootHost(spec: HostSpec): Promise<HostHandle> {
   const layers = { root: join(hostDir, 'root'), upper: join(hostDir, 'upper'), work: join(hostDir, 'work') };
   for (const [what, p] of Object.entries(layers)) checkLayerPath(`${what} dir`, p, spec.name);
   for (const l of spec.lowerDirs ?? ['/']) checkLayerPath('lower dir', l, spec.name);
+  await checkLowerNesting(spec.lowerDirs ?? ['/'], spec.name);
   if (spec.command.length === 0) throw new MachineError(`host ${spec.name}: no command to run`);
 
   const previous = await readState(hostDir);

@@ -22,6 +22,8 @@ export interface HostSpec {
   /** Command run chrooted in the host as PID 1 of its own PID namespace. */
   command: string[];
   binds?: BindMount[];
+  /** Paths inside the host covered by an empty read-only tmpfs (e.g. the dir holding the hosts' own layers). */
+  hide?: string[];
   /** TCP ports on 127.0.0.1 the command listens on: boot waits until they accept, stop until they are free. */
   ports?: number[];
   env?: Record<string, string>;

@@ -108,6 +108,12 @@ describe('shared e2e fleet', () => {
     expect(await readFile(join(fleet.host('h01').upperDir, file), 'utf8')).toBe('hello\n');
   });
 
+  it("hosts cannot see the fleet dir (keys, other hosts' layers) through the lower layer", async () => {
+    expect(existsSync(fleet.keyFile)).toBe(true);
+    const r = await runSsh(fleet, 'h02', `ls -A ${fleet.dir} | wc -l; test -e ${fleet.keyFile}; echo $?`);
+    expect(r).toMatchObject({ code: 0, stdout: '0\n1\n' });
+  });
+
   it('drover has passwordless sudo; dpw needs its password', async () => {
     const drover = await runSsh(fleet, 'h03', 'id -un; sudo -n id -un', { user: 'drover' });
     expect(drover).toMatchObject({ code: 0, stdout: 'drover\nroot\n' });

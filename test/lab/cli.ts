@@ -52,10 +52,13 @@ program
     );
     if (!o.hold) return;
     console.log('holding: Ctrl-C stops the hosts');
+    // Signal listeners alone do not keep Node's event loop alive.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    clearInterval(keepAlive);
     await fleet.stop();
     console.log('hosts stopped');
   });

@@ -167,6 +167,9 @@ export class Fleet {
       hostname: h.name,
       command: sshdCommand(h.port),
       ports: [h.port],
+      // The lower layer is the machine's /, which holds this fleet dir: keys and every host's
+      // upper layer. Hosts must not see (or walk) them.
+      hide: [this.dir],
     });
   }
 

@@ -1,9 +1,11 @@
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cleanupStale } from '../../src/machine/cleanup.js';
 import { readState } from '../../src/machine/state.js';
-import { LAB_DIR_ENV, startFleet } from './fleet.js';
+import { type Fleet, LAB_DIR_ENV, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
+import { acquireRunLock } from './run-lock.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,7 +22,17 @@ export const E2E_HOSTS = 20;
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = join(repoRoot(), '.lab', 'e2e');
-  const fleet = await startFleet({ count: E2E_HOSTS, dir, basePort: E2E_BASE_PORT, prefix: 'h' });
+  await mkdir(dirname(dir), { recursive: true });
+  const lock = await acquireRunLock(`${dir}.lock`, {
+    onWait: (pid) => console.log(`lab: waiting for the e2e fleet, in use by another test run (pid ${pid})`),
+  });
+  let fleet: Fleet;
+  try {
+    fleet = await startFleet({ count: E2E_HOSTS, dir, basePort: E2E_BASE_PORT, prefix: 'h' });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   process.env[LAB_DIR_ENV] = fleet.dir;
   project.provide('droverLabDir', fleet.dir);
 
@@ -43,7 +55,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     process.off('exit', onExit);
-    await fleet.stop();
-    await cleanupStale(dir);
+    try {
+      await fleet.stop();
+      await cleanupStale(dir);
+    } finally {
+      await lock.release();
+    }
   };
 }

@@ -72,6 +72,8 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
+    // A command may exit without reading its input (ssh to a stopped host): not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

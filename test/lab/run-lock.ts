@@ -1,0 +1,72 @@
+import { open, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * An exclusive lock held by a live process, recorded as "pid starttime" in a file. Several
+ * engineers share this machine: a second e2e run must wait for the first, not tear its
+ * fleet down. A lock whose holder died (even by kill -9) is taken over.
+ */
+
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+async function holderAlive(file: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [pidText, start] = text.trim().split(' ');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const now = await startTime(pid);
+  return now !== undefined && now === start ? pid : undefined;
+}
+
+export interface RunLock {
+  release(): Promise<void>;
+}
+
+export async function acquireRunLock(
+  file: string,
+  opts: { timeoutMs?: number; onWait?: (holder: number) => void } = {},
+): Promise<RunLock> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
+  const me = `${process.pid} ${await startTime(process.pid)}\n`;
+  let told = false;
+  for (;;) {
+    try {
+      const fh = await open(file, 'wx');
+      await fh.writeFile(me);
+      await fh.close();
+      return {
+        release: async () => {
+          if ((await readFile(file, 'utf8').catch(() => '')) === me) await rm(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await holderAlive(file);
+    if (holder === undefined) {
+      // Dead holder: take over. A racing taker loses at open('wx') above.
+      await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${file} is held by pid ${holder} (another test run); gave up waiting`);
+    }
+    if (!told) {
+      opts.onWait?.(holder);
+      told = true;
+    }
+    await sleep(250);
+  }
+}
