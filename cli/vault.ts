@@ -102,6 +102,9 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
     (action: Action) =>
     async (args: string[] | string | undefined, flags: VaultFlags): Promise<void> => {
       const files = args === undefined ? [] : Array.isArray(args) ? args : [args];
+      // `drover vault view f | head` closes the pipe early: that is the reader's choice, not an error.
+      const stdout = deps.stdout ?? process.stdout;
+      if (!stdout.listeners('error').includes(ignoreEpipe)) stdout.on('error', ignoreEpipe);
       try {
         await runVault(action, files, flags, deps);
       } catch (e) {
@@ -139,6 +142,10 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
     .option('--new-vault-id <id>', 'the new vault identity to use for rekey')
     .action(run('rekey'));
   return cmd;
+}
+
+function ignoreEpipe(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e;
 }
 
 function reportError(e: unknown, stderr: NodeJS.WritableStream): void {
@@ -214,7 +221,7 @@ async function runVault(
     } else if (action === 'view') {
       for (const file of files) {
         const text = keyring.decrypt(await readSource(file, stdin), file).toString('utf8');
-        stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+        await writeTarget('-', text.endsWith('\n') ? text : `${text}\n`, stdout);
       }
     } else if (action === 'edit') {
       for (const file of files) await editFile(keyring, file);

@@ -2,6 +2,7 @@
  * The secrets a run holds, and the one place that decrypts with them. Inventory, vars and
  * playbook loading get a Keyring; output gets every decrypted value through `onSecret`.
  */
+import { loadYaml } from '../yaml/load.js';
 import { VaultError } from './error.js';
 import {
   DEFAULT_VAULT_ID,
@@ -95,11 +96,28 @@ export class Keyring {
     return this.open(data, where).plaintext;
   }
 
-  /** Decrypts a value and registers its plaintext for masking. */
+  /**
+   * Decrypts to UTF-8 and registers the plaintext for masking. A whole encrypted YAML file
+   * (vars files, group_vars, inventories decrypt through the same callback as inline values)
+   * is registered value by value: its lines (`---`, `key:`) are structure, not secrets, and
+   * masking them would garble every output.
+   */
   decryptText(data: string, where: string): string {
     const text = this.decrypt(data, where).toString('utf8');
-    this.noteSecret(text);
+    this.noteDecrypted(text, where);
     return text;
+  }
+
+  private noteDecrypted(text: string, where: string): void {
+    if (text.trimEnd().includes('\n')) {
+      const y = loadYaml(text, where, { decryptVault: (c, w) => this.decrypt(c, w).toString('utf8') });
+      const doc = y.problems.length === 0 && y.docs.length > 0 ? y.docs : undefined;
+      if (doc?.some((d) => d !== null && typeof d === 'object')) {
+        this.noteSecretsIn(doc);
+        return;
+      }
+    }
+    this.noteSecret(text);
   }
 
   /** Every decrypted value is passed to `cb` (the output redactor subscribes here). */

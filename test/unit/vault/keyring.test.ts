@@ -144,6 +144,20 @@ describe('Keyring', () => {
     expect(seen.sort()).toEqual(['dev-t0ken', 'k3y-value']);
   });
 
+  it('a whole encrypted YAML file through the decryptor registers its values, not its lines', () => {
+    const kr = new Keyring([{ id: 'default', password: PASSWORD }]);
+    const seen: string[] = [];
+    kr.onSecret((s) => seen.push(s));
+    const text = kr.decryptText(readFileSync(fx('v11.yml'), 'utf8'), 'group_vars/all/vault.yml');
+    expect(text).toBe(readFileSync(fx('plain.yml'), 'utf8'));
+    expect(seen).toEqual(['s3cr3t-Ünïcode', 'a', 'b']);
+    // A multi-line secret that is not a YAML collection is registered whole.
+    const key = '-----BEGIN KEY-----\nabc\n-----END KEY-----\n';
+    seen.length = 0;
+    kr.decryptText(kr.encrypt(key), 'inline');
+    expect(seen).toEqual([key]);
+  });
+
   it('noteSecretsIn registers every leaf of a decrypted vars file', () => {
     const kr = new Keyring([]);
     const seen: string[] = [];
