@@ -25,6 +25,8 @@ export interface BecomeCommand {
   password?: string;
   /** For messages: 'sudo' or 'su'. */
   method?: string;
+  /** The command first prints `DROVER-PID:<pid>` on stderr (see `withPidLine`). */
+  pidLine?: boolean;
   user?: string;
 }
 
@@ -125,8 +127,22 @@ export interface RawOutcome {
  * Speaks the become protocol over one process's stdio. The transport feeds it output
  * chunks; it decides when to write the password and the payload and when to close stdin.
  */
+const PID_LINE = /^DROVER-PID:(\d+)\n/;
+
+/**
+ * Prefix the command so the remote login shell reports its pid (it is the session leader,
+ * so its pid is also the process group to kill) before exec'ing the real command. Used
+ * for runs with a timeout: sshd does not act on channel signal requests.
+ */
+export function withPidLine(cmd: BecomeCommand): BecomeCommand {
+  return { ...cmd, command: `printf 'DROVER-PID:%s\\n' "$$" >&2; ${cmd.command}`, pidLine: true };
+}
+
 export class BecomeConversation {
   private readonly out: Buffer[] = [];
+  private pidPending: Buffer | undefined;
+  /** The remote session leader's pid, once reported (only with `pidLine`). */
+  pid: number | undefined;
   private pre = Buffer.alloc(0); // stdout before the success marker
   private stderrText = '';
   private readonly stderrChunks: Buffer[] = [];
@@ -141,6 +157,7 @@ export class BecomeConversation {
     private readonly io: { write(b: Buffer): void; end(): void; abort(): void },
   ) {
     this.marked = cmd.successMarker === undefined;
+    if (cmd.pidLine) this.pidPending = Buffer.alloc(0);
   }
 
   /** Call once the process is started. */
@@ -169,7 +186,25 @@ export class BecomeConversation {
     this.checkPrompt('stdout');
   }
 
-  onStderr(chunk: Buffer): void {
+  onStderr(data: Buffer): void {
+    let chunk = data;
+    if (this.pidPending !== undefined) {
+      const buf = Buffer.concat([this.pidPending, chunk]);
+      const nl = buf.indexOf(10);
+      if (nl < 0 && buf.length < 40) {
+        this.pidPending = buf;
+        return;
+      }
+      this.pidPending = undefined;
+      const m = PID_LINE.exec(buf.subarray(0, nl + 1).toString('latin1'));
+      if (m) {
+        this.pid = Number(m[1]);
+        chunk = buf.subarray(nl + 1);
+      } else {
+        chunk = buf;
+      }
+      if (chunk.length === 0) return;
+    }
     if (this.marked || this.cmd.prompt === undefined) {
       this.stderrChunks.push(chunk);
       return;
@@ -216,6 +251,7 @@ export class BecomeConversation {
 
   /** Call after the process exited. `rc` decides whether a missing marker means failed escalation. */
   finish(rc: number): RawOutcome {
+    if (this.pidPending && this.pidPending.length > 0) this.stderrChunks.push(this.pidPending);
     const stderr = Buffer.concat([Buffer.from(this.stderrText, 'utf8'), ...this.stderrChunks]);
     if (!this.marked) {
       const method = this.cmd.method ?? 'become';

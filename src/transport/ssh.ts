@@ -15,7 +15,8 @@ import ssh2, {
   type ParsedKey,
   type ServerHostKeyAlgorithm,
 } from 'ssh2';
-import { type BecomeCommand, BecomeConversation, buildBecomeCommand } from './become.js';
+import { quote } from '../shell/quote.js';
+import { type BecomeCommand, BecomeConversation, buildBecomeCommand, withPidLine } from './become.js';
 import {
   defaultKnownHostsFiles,
   fingerprint,
@@ -475,7 +476,8 @@ export class SshConnection implements Connection {
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     const cmd = buildBecomeCommand(script, opts.become, opts.env);
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
-    const raw = await this.execCommand(cmd, stdin, opts.timeoutMs);
+    const timed = opts.timeoutMs !== undefined && opts.timeoutMs > 0;
+    const raw = await this.execCommand(timed ? withPidLine(cmd) : cmd, stdin, opts.timeoutMs);
     return decode(raw);
   }
 
@@ -549,8 +551,10 @@ export class SshConnection implements Connection {
         ch.on('error', () => {
           // A channel error is followed by close; the outcome is decided there.
         });
-        ch.on('close', () => {
+        let grace: NodeJS.Timeout | undefined;
+        const settle = (): void => {
           if (timer) clearTimeout(timer);
+          if (grace) clearTimeout(grace);
           this.inFlight.delete(onDrop);
           if (done) return;
           done = true;
@@ -573,16 +577,42 @@ export class SshConnection implements Connection {
             ]);
           }
           resolve(result);
-        });
+        };
+        ch.on('close', settle);
         if (timeoutMs !== undefined && timeoutMs > 0) {
           timer = setTimeout(() => {
             timedOut = true;
+            // sshd ignores channel signal requests from clients; kill the remote process
+            // group from a second channel instead, then close ours.
             ch.signal('KILL');
-            ch.close();
+            if (conv.pid !== undefined) this.killRemoteGroup(client, conv.pid);
+            ch.end();
+            // Do not hang on a process that survives the kill (e.g. root-owned under sudo).
+            grace = setTimeout(() => {
+              ch.close();
+              settle();
+            }, 2000);
           }, timeoutMs);
         }
         conv.start();
       });
+    });
+  }
+
+  /**
+   * TERM first so a sudo in the group relays it to its root-owned child (the login user may
+   * signal its own sudo, not the child), then KILL whatever is left.
+   */
+  private killRemoteGroup(client: Client, pid: number): void {
+    // `kill -s SIG -- -PGID` is the POSIX spelling (dash rejects `kill -TERM -- -PGID`);
+    // the numeric form is a fallback for shells that lack -s.
+    const g = `-${pid}`;
+    const script = `kill -s TERM -- ${g} 2>/dev/null || kill -15 ${g} 2>/dev/null; sleep 0.3; kill -s KILL -- ${g} 2>/dev/null || kill -9 ${g} 2>/dev/null; exit 0`;
+    client.exec(`sh -c ${quote(script)}`, (err, ch) => {
+      if (err) return;
+      ch.on('data', () => undefined);
+      ch.stderr.on('data', () => undefined);
+      ch.end();
     });
   }
 

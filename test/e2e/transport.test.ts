@@ -1,0 +1,387 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionSpecFromVars } from '../../src/transport/spec.js';
+import { SshConnection, type SshOptions } from '../../src/transport/ssh.js';
+import { type ConnectionSpec, UnreachableError } from '../../src/transport/types.js';
+import { DPW_PASSWORD, type Fleet } from '../lab/fleet.js';
+import { useFleet } from '../lab/use-fleet.js';
+
+let fleet: Fleet;
+let tmp: string;
+// No agent and an empty home: only what a test passes may authenticate.
+let sshOpts: SshOptions;
+const open: SshConnection[] = [];
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+beforeAll(async () => {
+  fleet = await useFleet();
+  tmp = mkdtempSync(join(tmpdir(), 'drover-transport-e2e-'));
+  sshOpts = { agentSocket: null, home: join(tmp, 'home') };
+});
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()));
+});
+
+function spec(name: string, vars: Record<string, unknown> = {}): ConnectionSpec {
+  const h = fleet.host(name);
+  return connectionSpecFromVars(
+    name,
+    {
+      ansible_host: '127.0.0.1',
+      ansible_port: h.port,
+      ansible_user: 'root',
+      ansible_ssh_private_key_file: fleet.keyFile,
+      ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsFile}`,
+      ...vars,
+    },
+    { sshConfigFiles: [], env: {}, home: join(tmp, 'home') },
+  );
+}
+
+function conn(s: ConnectionSpec, opts: SshOptions = sshOpts): SshConnection {
+  const c = new SshConnection(s, opts);
+  open.push(c);
+  return c;
+}
+
+async function unreachable(p: Promise<unknown>): Promise<UnreachableError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(UnreachableError);
+    return e as UnreachableError;
+  }
+  throw new Error('expected UnreachableError, but it connected');
+}
+
+describe('SshConnection on the fleet', () => {
+  it('connects once and measures exec cost per command on loopback', async () => {
+    const c = conn(spec('h01'));
+    const t0 = performance.now();
+    await c.connect();
+    const connectMs = performance.now() - t0;
+    expect((await c.run('hostname')).stdout).toBe('h01\n');
+    const n = 200;
+    const t1 = performance.now();
+    for (let i = 0; i < n; i++) await c.run('true');
+    const execMs = (performance.now() - t1) / n;
+    const t2 = performance.now();
+    await Promise.all(Array.from({ length: n }, () => c.run('true')));
+    const parallelMs = (performance.now() - t2) / n;
+    console.log(
+      `[transport bench] connect ${connectMs.toFixed(1)} ms; sequential exec ${execMs.toFixed(2)} ms/cmd; ` +
+        `${n} parallel over one connection ${parallelMs.toFixed(2)} ms/cmd`,
+    );
+    // setNoDelay matters: with Nagle an exec costs ~47 ms.
+    expect(execMs).toBeLessThan(25);
+  });
+
+  it('passes 1 MiB stdin and 10 MiB stdout byte-exact', async () => {
+    const c = conn(spec('h02'));
+    const input = randomBytes(1024 * 1024);
+    const r = await c.run('sha256sum | cut -d" " -f1', { stdin: input });
+    expect(r.stdout.trim()).toBe(sha(input));
+    await c.run('head -c 7900000 /dev/urandom | base64 > /tmp/big.txt');
+    const remoteSha = (await c.run('sha256sum /tmp/big.txt')).stdout.split(' ')[0];
+    const big = await c.run('cat /tmp/big.txt');
+    expect(big.stdout.length).toBeGreaterThan(10 * 1024 * 1024);
+    expect(sha(big.stdout)).toBe(remoteSha);
+    // binary both ways through put/get
+    const bin = randomBytes(3 * 1024 * 1024);
+    await c.put(bin, '/tmp/bin.dat', { mode: 0o600 });
+    expect((await c.run('stat -c %a /tmp/bin.dat; sha256sum < /tmp/bin.dat')).stdout).toBe(
+      `600\n${sha(bin)}  -\n`,
+    );
+    const back = join(tmp, 'bin.back');
+    await c.get('/tmp/bin.dat', back);
+    expect(sha(readFileSync(back))).toBe(sha(bin));
+  });
+
+  it('env vars and odd quoting arrive byte-exact', async () => {
+    const c = conn(spec('h02'));
+    const odd = `it's "q" $HOME \`id\` \\ ; | & * ? ~ ü€ \t\nline2 %s`;
+    const r = await c.run(
+      `printf '%s|' "$ODD" "$EMPTY"; printf '%s' ${"'"}${odd.replaceAll("'", `'\\''`)}${"'"} | sha256sum`,
+      {
+        env: { ODD: odd, EMPTY: '' },
+      },
+    );
+    expect(r.stdout).toBe(`${odd}||${sha(odd)}  -\n`);
+  });
+
+  it('runs 50 commands in parallel over one connection within the channel bound', async () => {
+    const c = conn({ ...spec('h03'), maxChannels: 8 });
+    await c.connect();
+    const t = performance.now();
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.run(`sleep 0.2; echo ${i}`)));
+    const ms = performance.now() - t;
+    expect(rs.map((r) => r.stdout)).toEqual(Array.from({ length: 50 }, (_, i) => `${i}\n`));
+    expect(rs.every((r) => r.rc === 0)).toBe(true);
+    // 50 runs, 8 at a time: at least 7 waves of 0.2 s. Unbounded they would take ~0.2 s.
+    expect(ms).toBeGreaterThan(7 * 200 - 50);
+  });
+
+  it('kills a command at its timeout and keeps the connection usable', async () => {
+    const c = conn(spec('h03'));
+    const t = performance.now();
+    const r = await c.run('sleep 31.5', { timeoutMs: 300 });
+    expect(performance.now() - t).toBeLessThan(3000);
+    expect(r).toMatchObject({ rc: 124, timedOut: true });
+    expect(r.stderr).toContain('timed out after 0.3s');
+    expect((await c.run('echo still')).stdout).toBe('still\n');
+    // sshd delivers the KILL signal: the remote sleep is gone
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await c.run('ps -eo args | grep -c "^sleep 31.5" || true')).stdout.trim()).toBe('0');
+  });
+});
+
+describe('host keys', () => {
+  it('strict refuses a changed key with the fingerprint and the fix', async () => {
+    const kh = join(tmp, 'kh_changed');
+    const other = join(tmp, 'otherkey');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const port = fleet.host('h04').port;
+    writeFileSync(kh, `[127.0.0.1]:${port} ${readFileSync(`${other}.pub`, 'utf8')}`);
+    const e = await unreachable(
+      conn(spec('h04', { ansible_ssh_common_args: `-o UserKnownHostsFile=${kh}` })).connect(),
+    );
+    expect(e.message).toContain('CHANGED');
+    expect(e.message).toMatch(/SHA256:[A-Za-z0-9+/]{43}/);
+    expect(e.hint).toContain(`ssh-keygen -R '[127.0.0.1]:${port}'`);
+    expect(e.hint).toContain('host_key_checking = False');
+  });
+
+  it('strict refuses an unknown host and says how to add it', async () => {
+    const kh = join(tmp, 'kh_empty');
+    writeFileSync(kh, '');
+    const port = fleet.host('h04').port;
+    const e = await unreachable(
+      conn(spec('h04', { ansible_ssh_common_args: `-o UserKnownHostsFile=${kh}` })).connect(),
+    );
+    expect(e.message).toContain('not known');
+    expect(e.hint).toContain(`ssh-keyscan -p ${port} 127.0.0.1 >> ~/.ssh/known_hosts`);
+    expect(readFileSync(kh, 'utf8')).toBe('');
+  });
+
+  it('accept-new adds the key, which strict then accepts; off checks nothing', async () => {
+    const kh = join(tmp, 'kh_new');
+    const port = fleet.host('h05').port;
+    const c = conn(
+      spec('h05', {
+        ansible_ssh_common_args: `-o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=accept-new`,
+      }),
+    );
+    expect((await c.run('hostname')).stdout).toBe('h05\n');
+    const line = readFileSync(kh, 'utf8');
+    expect(line).toMatch(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${port} ssh-ed25519 `));
+    // the line is what OpenSSH expects
+    const fleetKey = readFileSync(fleet.knownHostsFile, 'utf8').split('\n')[0]!.split(' ').slice(1).join(' ');
+    expect(line.trim().split(' ').slice(1).join(' ')).toBe(fleetKey);
+    await conn(spec('h05', { ansible_ssh_common_args: `-o UserKnownHostsFile=${kh}` })).connect();
+    const empty = join(tmp, 'kh_off');
+    writeFileSync(empty, '');
+    await conn(
+      spec('h05', {
+        ansible_ssh_common_args: `-o UserKnownHostsFile=${empty}`,
+        ansible_host_key_checking: false,
+      }),
+    ).connect();
+    expect(readFileSync(empty, 'utf8')).toBe('');
+  });
+});
+
+describe('authentication and reachability', () => {
+  it('a stopped port yields UnreachableError quickly', async () => {
+    const port = await new Promise<number>((res) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    const t = performance.now();
+    const e = await unreachable(conn({ ...spec('h06'), port }).connect());
+    expect(performance.now() - t).toBeLessThan(1000);
+    expect(e.message).toContain('connection refused');
+    expect(e.hint).toContain(`port ${port}`);
+  });
+
+  it('auth failure names the user and the methods tried', async () => {
+    const stranger = join(tmp, 'stranger');
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', stranger]);
+    const e = await unreachable(conn(spec('h06', { ansible_ssh_private_key_file: stranger })).connect());
+    expect(e.message).toContain('authentication failed for root@127.0.0.1');
+    expect(e.message).toContain(`publickey ${stranger}`);
+    expect(e.hint).toContain('--private-key');
+  });
+
+  it('an encrypted key without a passphrase says so; the passphrase callback unlocks it', async () => {
+    const enc = join(tmp, 'fleet_key_encrypted');
+    copyFileSync(fleet.keyFile, enc);
+    execFileSync('ssh-keygen', ['-q', '-p', '-N', 'open sesame', '-f', enc]);
+    const e = await unreachable(conn(spec('h06', { ansible_ssh_private_key_file: enc })).connect());
+    expect(e.message).toContain(`key ${enc} is encrypted and no passphrase was given`);
+    expect(e.message).toContain('ssh-add');
+    const asked: string[] = [];
+    const c = conn(spec('h06', { ansible_ssh_private_key_file: enc }), {
+      ...sshOpts,
+      passphrase: async (f) => {
+        asked.push(f);
+        return 'open sesame';
+      },
+    });
+    expect((await c.run('whoami')).stdout).toBe('root\n');
+    expect(asked).toEqual([enc]);
+  });
+
+  it('password authentication (ansible_password)', async () => {
+    const c = conn(
+      spec('h06', {
+        ansible_user: 'dpw',
+        ansible_password: DPW_PASSWORD,
+        ansible_ssh_private_key_file: '/nonexistent',
+      }),
+    );
+    expect((await c.run('whoami')).stdout).toBe('dpw\n');
+    const bad = await unreachable(
+      conn(
+        spec('h06', {
+          ansible_user: 'dpw',
+          ansible_password: 'nope',
+          ansible_ssh_private_key_file: '/nonexistent',
+        }),
+      ).connect(),
+    );
+    expect(bad.message).toContain('password');
+    expect(bad.message).not.toContain('nope');
+  });
+
+  it('reaches a host through a ProxyJump chain', async () => {
+    const jump = fleet.host('h07');
+    const target = fleet.host('h08');
+    const s = spec('h08', {
+      ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsFile} -J root@127.0.0.1:${jump.port}`,
+    });
+    expect(s.proxyJump).toEqual([`root@127.0.0.1:${jump.port}`]);
+    const c = conn(s);
+    expect((await c.run('hostname')).stdout).toBe('h08\n');
+    // The target saw the connection come from the jump host's sshd, not from us.
+    const seen = (await c.run('echo "$SSH_CONNECTION"')).stdout.trim().split(' ');
+    expect(seen[2]).toBe('127.0.0.1');
+    expect(seen[3]).toBe(String(target.port));
+    // Proof the tunnel is used: a name only the jump host can resolve (its own /etc/hosts).
+    const jumpRoot = conn(spec('h07'));
+    const name = `only-via-jump-${process.pid}`;
+    await jumpRoot.run(`cp /etc/hosts /etc/hosts.drover-bak && echo "127.0.0.1 ${name}" >> /etc/hosts`);
+    try {
+      const kh = join(tmp, 'kh_jump');
+      const args = `-o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=accept-new`;
+      const direct = await unreachable(
+        conn(spec('h08', { ansible_host: name, ansible_ssh_common_args: args })).connect(),
+      );
+      expect(direct.message).toContain(`cannot resolve host name ${name}`);
+      const via = conn(
+        spec('h08', {
+          ansible_host: name,
+          ansible_ssh_common_args: `${args} -o ProxyJump=root@127.0.0.1:${jump.port}`,
+        }),
+        sshOpts,
+      );
+      // Both hops check their keys in kh (one UserKnownHostsFile per spec): accept-new adds both.
+      await via.connect();
+      expect((await via.run('hostname')).stdout).toBe('h08\n');
+      expect(readFileSync(kh, 'utf8')).toContain(`[${name}]:${target.port} ssh-ed25519 `);
+    } finally {
+      await jumpRoot.run('mv /etc/hosts.drover-bak /etc/hosts');
+    }
+    // and a dead jump host fails with a message that names it
+    const dead = spec('h08', {
+      ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsFile} -J root@127.0.0.1:1`,
+    });
+    const e = await unreachable(conn(dead).connect());
+    expect(e.message).toContain('jump host');
+  });
+
+  it('a connection dropped under a running command rejects with UnreachableError, then reconnects', async () => {
+    const c = conn(spec('h20'));
+    await c.connect();
+    // Observe the rejection at once: it arrives while stopHost is still awaited.
+    const running = unreachable(c.run('sleep 20'));
+    await new Promise((res) => setTimeout(res, 200));
+    await fleet.stopHost('h20');
+    const e = await running;
+    expect(e.message).toContain('dropped');
+    await fleet.startHost('h20');
+    expect((await c.run('hostname')).stdout).toBe('h20\n');
+  });
+});
+
+describe('become on the fleet', () => {
+  it('drover -> root with passwordless sudo, stdin payload intact', async () => {
+    const c = conn(spec('h09', { ansible_user: 'drover' }));
+    const payload = randomBytes(200_000);
+    const r = await c.run('whoami; sha256sum | cut -d" " -f1', {
+      become: { method: 'sudo', user: 'root' },
+      stdin: payload,
+    });
+    expect(r).toMatchObject({ rc: 0, stdout: `root\n${sha(payload)}\n` });
+  });
+
+  it('dpw -> root with a sudo password; the payload is written only after success', async () => {
+    const c = conn(spec('h09', { ansible_user: 'dpw' }));
+    const r = await c.run('whoami; cat', {
+      become: { method: 'sudo', user: 'root', password: DPW_PASSWORD },
+      stdin: 'payload-after-sudo\n',
+      env: { X: 'y' },
+    });
+    expect(r).toMatchObject({ rc: 0, stdout: 'root\npayload-after-sudo\n', stderr: '' });
+    await c.put(Buffer.from('root-owned\n'), '/root/from-dpw', {
+      mode: 0o600,
+      become: { method: 'sudo', user: 'root', password: DPW_PASSWORD },
+    });
+    const check = await conn(spec('h09')).run('stat -c "%U %a" /root/from-dpw; cat /root/from-dpw');
+    expect(check.stdout).toBe('root 600\nroot-owned\n');
+  });
+
+  it('a wrong sudo password fails clearly without echoing it', async () => {
+    const c = conn(spec('h09', { ansible_user: 'dpw' }));
+    const wrong = `wr'ong"$pw`;
+    const r = await c.run('echo RAN', {
+      become: { method: 'sudo', user: 'root', password: wrong },
+      stdin: 'x',
+    });
+    expect(r.rc).not.toBe(0);
+    expect(r.becomeError).toBe('incorrect sudo password for becoming root');
+    expect(r.stdout).not.toContain('RAN');
+    expect(`${r.stdout}${r.stderr}`).not.toContain(wrong);
+    const none = await c.run('echo RAN', { become: { method: 'sudo', user: 'root' } });
+    expect(none.becomeError).toContain('a password is required');
+  });
+
+  it('root -> drover with sudo (become_user)', async () => {
+    const c = conn(spec('h10'));
+    expect((await c.run('whoami; echo "$HOME"', { become: { method: 'sudo', user: 'drover' } })).stdout).toBe(
+      'drover\n/home/drover\n',
+    );
+  });
+
+  it('su: root -> drover without a password, drover -> dpw with one, wrong one fails', async () => {
+    const root = conn(spec('h10'));
+    expect((await root.run('whoami', { become: { method: 'su', user: 'drover' } })).stdout).toBe('drover\n');
+    const drover = conn(spec('h10', { ansible_user: 'drover' }));
+    const r = await drover.run('whoami; cat', {
+      become: { method: 'su', user: 'dpw', password: DPW_PASSWORD },
+      stdin: 'after-su',
+    });
+    expect(r).toMatchObject({ rc: 0, stdout: 'dpw\nafter-su' });
+    const bad = await drover.run('whoami', { become: { method: 'su', user: 'dpw', password: 'bad-pw' } });
+    expect(bad.rc).not.toBe(0);
+    expect(bad.becomeError).toMatch(/su to dpw failed.*Authentication failure/);
+    expect(bad.stderr).not.toContain('bad-pw');
+  });
+});
