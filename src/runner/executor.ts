@@ -506,7 +506,7 @@ export class TaskExecutor {
 
   unreachable(e: unknown, delegate?: string): TaskOutcome {
     const msg = e instanceof Error ? e.message : String(e);
-    const hint = e instanceof UnreachableError && e.hint ? ` ${e.hint}` : '';
+    const hint = e instanceof UnreachableError && e.hint ? e.hint : '';
     const out: TaskOutcome = {
       status: 'unreachable',
       result: { unreachable: true, changed: false, msg: `${msg}${hint}` },

@@ -1,0 +1,56 @@
+/**
+ * `--output FORMAT[:PATH]` sinks. Without a path a machine format replaces the human
+ * output on stdout (so `--output json | jq` works); with a path it is written beside it.
+ */
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { UsageError } from '../src/errors.js';
+import type { EventSink, HostStats, RunEvent } from '../src/events/types.js';
+import { JsonLinesOutput } from '../src/output/jsonl.js';
+import type { Redactor } from '../src/output/redact.js';
+
+export const FORMATS = ['json', 'summary'] as const;
+
+/** A final JSON summary: recap, per-host totals, failures, duration. */
+class SummaryOutput implements EventSink {
+  private failures: { host: string; task: string; pos?: unknown; msg: unknown }[] = [];
+  private recap: { stats: Record<string, HostStats>; durationMs: number } | undefined;
+  constructor(
+    private readonly path: string | undefined,
+    private readonly redactor: Redactor,
+  ) {}
+  emit(e: RunEvent): void {
+    if (e.type === 'host.result' && (e.status === 'failed' || e.status === 'unreachable')) {
+      this.failures.push({ host: e.host, task: e.task.name, pos: e.task.pos, msg: e.result.msg });
+    }
+    if (e.type === 'recap') this.recap = { stats: e.stats, durationMs: e.durationMs };
+  }
+  async close(): Promise<void> {
+    const body = this.redactor.redactValue({ v: 1, ...this.recap, failures: this.failures });
+    const text = `${JSON.stringify(body, null, 2)}\n`;
+    if (this.path) writeFileSync(this.path, text);
+    else process.stdout.write(text);
+  }
+}
+
+export function buildSinks(specs: string[] | undefined, human: EventSink, redactor: Redactor): EventSink[] {
+  const sinks: EventSink[] = [];
+  let humanOnStdout = true;
+  for (const spec of specs ?? []) {
+    const i = spec.indexOf(':');
+    const format = i < 0 ? spec : spec.slice(0, i);
+    const path = i < 0 ? undefined : spec.slice(i + 1);
+    if (!path) humanOnStdout = false;
+    switch (format) {
+      case 'json':
+        sinks.push(new JsonLinesOutput(path ? createWriteStream(path) : process.stdout, redactor));
+        break;
+      case 'summary':
+        sinks.push(new SummaryOutput(path, redactor));
+        break;
+      default:
+        throw new UsageError(`unknown output format '${format}'`, `use one of: ${FORMATS.join(', ')}`);
+    }
+  }
+  if (humanOnStdout) sinks.unshift(human);
+  return sinks;
+}

@@ -1,0 +1,1 @@
+export { promptHidden } from '../src/vault/index.js';
