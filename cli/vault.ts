@@ -25,6 +25,7 @@ import {
   type VaultSecret,
   writeTarget,
 } from '../src/vault/index.js';
+import { readAnsibleConfig } from './ansible-config.js';
 
 interface VaultFlags {
   vaultId: string[];
@@ -186,9 +187,10 @@ async function runVault(
   if (f.output && files.length > 1) {
     throw new VaultOptionsError('At most one input file may be used with the --output option');
   }
+  const configFile = configPasswordFile();
   const base: VaultCliOptions = {
     vaultId: vaultIds,
-    vaultPasswordFile: [...(f.vaultPasswordFile ?? []), ...(f.vaultPassFile ?? [])],
+    vaultPasswordFile: [...(f.vaultPasswordFile ?? []), ...(f.vaultPassFile ?? []), ...configFile],
     askVaultPass: Boolean(f.askVaultPass || f.askVaultPassword),
     autoPrompt: true,
     warn,
@@ -271,6 +273,20 @@ async function runVault(
   }
 }
 
+/**
+ * ansible.cfg's `vault_password_file`, used after the command-line ones as ansible-vault does.
+ * The environment variable overrides it and is read by loadVaultSecrets itself.
+ */
+function configPasswordFile(): string[] {
+  if (process.env.DROVER_VAULT_PASSWORD_FILE || process.env.ANSIBLE_VAULT_PASSWORD_FILE) return [];
+  try {
+    const file = readAnsibleConfig(process.cwd()).vaultPasswordFile;
+    return file ? [file] : [];
+  } catch (e) {
+    throw new VaultOptionsError(`cannot read ansible.cfg: ${(e as Error).message}`);
+  }
+}
+
 async function newRekeySecret(
   f: VaultFlags,
   base: VaultCliOptions,
@@ -283,7 +299,7 @@ async function newRekeySecret(
   if (!encryptVaultId) delete env.ANSIBLE_VAULT_IDENTITY_LIST;
   const opts: VaultCliOptions = {
     vaultId: f.newVaultId ? [f.newVaultId] : [],
-    vaultPasswordFile: f.newVaultPasswordFile ? [f.newVaultPasswordFile] : [],
+    vaultPasswordFile: [...(f.newVaultPasswordFile ? [f.newVaultPasswordFile] : []), ...configPasswordFile()],
     autoPrompt: true,
     newPassword: true,
     env,

@@ -3,7 +3,16 @@
  * in the other, for format 1.1 and 1.2, through the API and the CLI.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +40,7 @@ function sh(
 ): SpawnSyncReturns<string> {
   const e = { ...ENV, ...env };
   if (!e.ANSIBLE_LOCAL_TEMP) e.ANSIBLE_LOCAL_TEMP = join(dir, '.ansible-tmp');
-  e.ANSIBLE_CONFIG = join(dir, 'ansible.cfg');
+  if (!env.ANSIBLE_CONFIG) e.ANSIBLE_CONFIG = join(dir, 'ansible.cfg');
   const r = spawnSync(cmd, args, { cwd: dir, input: input ?? '', encoding: 'utf8', env: e, timeout: 60_000 });
   if (r.error) throw r.error;
   return r;
@@ -288,5 +297,19 @@ describe('edge cases both ways', () => {
     const g = file('nested2.yml', PLAIN);
     ok(ansibleVault(['encrypt', ...ids, '--encrypt-vault-id', 'inner', g]));
     expect(ok(drover(['view', ...ids, g]))).toBe(PLAIN);
+  });
+});
+
+describe('ansible.cfg', () => {
+  it('vault_password_file in ansible.cfg is used by both tools, relative to the file', () => {
+    const cfgDir = join(dir, 'cfgdir');
+    mkdirSync(cfgDir, { recursive: true });
+    writeFileSync(join(cfgDir, 'vault-pass'), 'from-config\n');
+    const cfg = join(cfgDir, 'ansible.cfg');
+    writeFileSync(cfg, '[defaults]\nvault_password_file = vault-pass\n');
+    const f = file('cfg.yml', PLAIN);
+    ok(drover(['encrypt', f], undefined, { ANSIBLE_CONFIG: cfg }));
+    expect(ok(ansibleVault(['view', f], undefined, { ANSIBLE_CONFIG: cfg }))).toBe(PLAIN);
+    expect(ok(ansibleVault(['view', '--vault-password-file', join(cfgDir, 'vault-pass'), f]))).toBe(PLAIN);
   });
 });
