@@ -72,6 +72,8 @@ export interface TaskNode {
   pos: SourcePos;
   /** The handler flag: this task lives in a handlers section. */
   handler?: boolean;
+  /** Set when the module was named through `action:` or `local_action:` (Ansible names the task after it). */
+  actionKey?: 'action' | 'local_action';
 }
 
 export interface BlockNode {
@@ -128,6 +130,8 @@ export interface Play {
   max_fail_percentage?: unknown;
   order?: unknown;
   force_handlers?: unknown;
+  gather_timeout?: unknown;
+  fact_path?: unknown;
   vars_files: unknown[];
   vars_prompt: VarsPrompt[];
   roles: RoleInstance[];
@@ -137,8 +141,10 @@ export interface Play {
   handlers: PlayNode[];
   tags: string[];
   keywords: InheritableKeywords;
-  /** Directory of the playbook file (playbook_dir). */
+  /** Directory of the file holding the play: relative paths (roles/, vars_files) resolve here. */
   baseDir: string;
+  /** playbook_dir when it differs from baseDir (a play from an imported playbook elsewhere). */
+  playbookDir?: string;
   file: string;
   pos: SourcePos;
 }

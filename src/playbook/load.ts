@@ -1,0 +1,1549 @@
+/**
+ * Loads a playbook (with its imports and roles) into the typed tree of types.ts and
+ * validates it in the same pass: every problem is collected with file:line:col and thrown
+ * once as a ValidationError, before any host is contacted.
+ *
+ * Static constructs (import_playbook, import_tasks, import_role, roles:) are expanded here;
+ * dynamic ones (include_tasks, include_role, include_vars) stay TaskNodes and the runner
+ * calls loadTasksFile / loadRole for them at run time.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { argNames, isTemplated, validateArgs } from '../../modules/args.js';
+import {
+  didYouMean,
+  MissingFileError,
+  type Problem,
+  ProblemList,
+  type SourcePos,
+  ValidationError,
+} from '../errors.js';
+import { type LoadedYaml, loadYaml } from '../yaml/load.js';
+import { META_ACTIONS } from './actions.js';
+import { conditionalSyntaxError, templateSyntaxError } from './expression.js';
+import {
+  BLOCK_KEYWORDS,
+  HANDLER_KEYWORDS,
+  IMPORT_PLAYBOOK_KEYWORDS,
+  INHERITED_SCALARS,
+  PLAY_KEYWORDS,
+  ROLE_KEYWORDS,
+  TASK_KEYWORDS,
+  WITH_LOOKUPS,
+} from './keywords.js';
+import { child, duplicateKeys, isRecord, items, keyPos, type Src, srcPos, typeName } from './source.js';
+import {
+  ActionShapeError,
+  knownActionNames,
+  newStyleArgs,
+  oldStyleArgs,
+  resolveAction,
+} from './task-action.js';
+import type {
+  BlockNode,
+  InheritableKeywords,
+  Play,
+  Playbook,
+  PlayNode,
+  RoleInstance,
+  TaskNode,
+  TaskOrigin,
+  VarsPrompt,
+} from './types.js';
+
+export interface LoadOptions {
+  /** roles_path (ansible.cfg / ANSIBLE_ROLES_PATH); Ansible's defaults when absent. */
+  rolesPath?: string[];
+  /** Decrypt an inline `!vault` value. */
+  decryptVault?: (ciphertext: string, where: string) => string;
+  /** Decrypt a whole vault-encrypted file (vars files); without it such files are a problem. */
+  decryptFile?: (text: string, file: string) => string;
+  /** playbook_dir; defaults to the directory of the playbook (or tasks file) loaded. */
+  playbookDir?: string;
+  /** Variables known before the run (extra vars), used to resolve templated import names. */
+  extraVars?: Record<string, unknown>;
+}
+
+export const DEFAULT_ROLES_PATH = [
+  join(homedir(), '.ansible/roles'),
+  '/usr/share/ansible/roles',
+  '/etc/ansible/roles',
+];
+
+/** The inheritance context a node is loaded in. */
+interface Scope {
+  when: unknown[];
+  tags: string[];
+  keywords: InheritableKeywords;
+  notify?: string[];
+  origin: TaskOrigin;
+  handler: boolean;
+  /** Files being imported, outermost first (cycle detection). */
+  chain: string[];
+  /** Role directories being loaded, outermost first (cycle detection). */
+  roleChain: string[];
+  /** module_defaults in scope: required-argument checks wait for run time. */
+  moduleDefaults: boolean;
+  /** Where the handlers of statically imported roles go (the play's handlers). */
+  handlerSink: PlayNode[] | undefined;
+  /** Variables known at load time (play vars, extra vars) for templated import names. */
+  staticVars: Record<string, unknown>;
+}
+
+interface OwnKeywords {
+  when: unknown[];
+  tags: string[];
+  keywords: InheritableKeywords;
+}
+
+const YAML_EXTS = ['.yml', '.yaml', '.json', ''];
+
+function uniq(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+export class PlaybookLoader {
+  readonly problems = new ProblemList();
+  private readonly yamlCache = new Map<string, LoadedYaml | null>();
+  private nextId = 0;
+  readonly rolesPath: string[];
+
+  constructor(
+    readonly opts: LoadOptions,
+    readonly playbookDir: string,
+  ) {
+    this.rolesPath = opts.rolesPath ?? DEFAULT_ROLES_PATH;
+  }
+
+  private id(prefix: string): string {
+    this.nextId += 1;
+    return `${prefix}${this.nextId}`;
+  }
+
+  private add(message: string, pos: SourcePos | undefined, hint?: string): void {
+    this.problems.add(message, pos, hint);
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Parse a YAML file once; problems (missing file, bad YAML) are reported once. */
+  readYaml(file: string, from?: SourcePos): LoadedYaml | undefined {
+    const cached = this.yamlCache.get(file);
+    if (cached !== undefined) return cached ?? undefined;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      this.add(
+        code === 'ENOENT' ? `could not find '${file}'` : `could not read '${file}': ${(e as Error).message}`,
+        from,
+      );
+      this.yamlCache.set(file, null);
+      return undefined;
+    }
+    if (text.startsWith('$ANSIBLE_VAULT;')) {
+      if (!this.opts.decryptFile) {
+        this.add(
+          `'${file}' is vault-encrypted and no vault secret was given`,
+          from,
+          'pass --vault-password-file or --ask-vault-pass',
+        );
+        this.yamlCache.set(file, null);
+        return undefined;
+      }
+      try {
+        text = this.opts.decryptFile(text, file);
+      } catch (e) {
+        this.add(`could not decrypt '${file}': ${(e as Error).message}`, from);
+        this.yamlCache.set(file, null);
+        return undefined;
+      }
+    }
+    const yamlOpts = this.opts.decryptVault ? { decryptVault: this.opts.decryptVault } : {};
+    let y: LoadedYaml;
+    try {
+      y = loadYaml(text, file, yamlOpts);
+    } catch (e) {
+      this.add(`could not load '${file}': ${(e as Error).message}`, from ?? { file, line: 1, col: 1 });
+      this.yamlCache.set(file, null);
+      return undefined;
+    }
+    for (const p of y.problems) this.problems.items.push(this.yamlHint(p, text));
+    this.yamlCache.set(file, y);
+    return y;
+  }
+
+  /** YAML errors caused by tabs or bad indentation get a hint about what to fix. */
+  private yamlHint(p: Problem, text: string): Problem {
+    if (p.hint || !p.pos) return p;
+    const line = text.split('\n')[p.pos.line - 1] ?? '';
+    const prev = text.split('\n')[p.pos.line - 2] ?? '';
+    if (/^\s*\t/.test(line) || /^\s*\t/.test(prev) || /\t/.test(line.slice(0, p.pos.col))) {
+      return { ...p, hint: 'YAML does not allow tabs for indentation; indent with spaces' };
+    }
+    if (/indent|mapping|sequence|Implicit keys|Nested mappings/i.test(p.message)) {
+      return { ...p, hint: 'check the indentation of this line against the lines above it' };
+    }
+    if (/quote|unterminated|Missing closing/i.test(p.message)) {
+      return { ...p, hint: 'close the quoted string, or quote the whole value' };
+    }
+    return p;
+  }
+
+  /** The first document of a YAML file as a Src, or undefined when unreadable. */
+  private doc(file: string, from?: SourcePos): Src | undefined {
+    const y = this.readYaml(file, from);
+    if (!y) return undefined;
+    if (y.problems.length > 0) return undefined;
+    return { v: y.docs[0] ?? null, n: y.nodes[0] ?? undefined, y, fb: { file, line: 1, col: 1 } };
+  }
+
+  /** A vars file: a mapping (or empty). */
+  loadVarsFile(file: string, from?: SourcePos): Record<string, unknown> {
+    const d = this.doc(file, from);
+    if (!d) return {};
+    if (d.v === null || d.v === undefined) return {};
+    if (!isRecord(d.v)) {
+      this.add(`vars file '${file}' must hold a mapping of variables, got a ${typeName(d.v)}`, srcPos(d));
+      return {};
+    }
+    return d.v;
+  }
+
+  // ---------------------------------------------------------------- small value checks
+
+  private warnDuplicates(s: Src, what: string): void {
+    for (const d of duplicateKeys(s)) {
+      this.problems.warn(`duplicate key '${d.key}' in ${what}: the last one wins`, d.pos);
+    }
+  }
+
+  private tagList(s: Src): string[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') {
+      return v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+    }
+    if (typeof v === 'number') return [String(v)];
+    if (Array.isArray(v)) {
+      const out: string[] = [];
+      for (const it of items(s)) {
+        if (typeof it.v === 'string' || typeof it.v === 'number') out.push(String(it.v));
+        else this.add(`tags must be strings, got a ${typeName(it.v)}`, srcPos(it));
+      }
+      return out;
+    }
+    this.add(`'tags' must be a string or a list of strings, got a ${typeName(v)}`, srcPos(s));
+    return [];
+  }
+
+  private conditionList(s: Src, key: string): unknown[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    const list = Array.isArray(v) ? items(s) : [s];
+    const out: unknown[] = [];
+    for (const it of list) {
+      if (typeof it.v === 'boolean' || typeof it.v === 'number') {
+        out.push(it.v);
+        continue;
+      }
+      if (typeof it.v !== 'string') {
+        this.add(
+          `'${key}' must be a string (a Jinja expression), a boolean or a list of them, got a ${typeName(it.v)}`,
+          srcPos(it),
+        );
+        continue;
+      }
+      const err = conditionalSyntaxError(it.v);
+      if (err) {
+        this.add(
+          `template error in '${key}: ${it.v}': ${err}`,
+          srcPos(it),
+          'a conditional is a bare Jinja expression, e.g. `x is defined and x | int > 1`',
+        );
+      }
+      out.push(it.v);
+    }
+    return out;
+  }
+
+  private stringList(s: Src, key: string): string[] | undefined {
+    const v = s.v;
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v)) {
+      const out: string[] = [];
+      for (const it of items(s)) {
+        if (typeof it.v === 'string') out.push(it.v);
+        else this.add(`'${key}' entries must be strings, got a ${typeName(it.v)}`, srcPos(it));
+      }
+      return out;
+    }
+    this.add(`'${key}' must be a string or a list of strings, got a ${typeName(v)}`, srcPos(s));
+    return undefined;
+  }
+
+  private varsValue(s: Src, what: string): Record<string, unknown> | undefined {
+    const v = s.v;
+    if (v === undefined || v === null) return undefined;
+    if (isRecord(v)) return v;
+    if (Array.isArray(v) && v.every(isRecord)) return Object.assign({}, ...v);
+    this.add(`vars in a ${what} must be specified as a dictionary, got a ${typeName(v)}`, srcPos(s));
+    return undefined;
+  }
+
+  private checkTemplates(s: Src, key: string): void {
+    const err = templateSyntaxError(s.v);
+    if (err) this.add(`template error in '${key}': ${err}`, srcPos(s));
+  }
+
+  /** Keywords every level shares: when, tags and the inherited ones. */
+  private ownKeywords(s: Src, what: string): OwnKeywords {
+    const obj = s.v as Record<string, unknown>;
+    const keywords: InheritableKeywords = {};
+    for (const k of INHERITED_SCALARS) {
+      if (obj[k] !== undefined) {
+        (keywords as Record<string, unknown>)[k] = obj[k];
+        this.checkTemplates(child(s, k), k);
+      }
+    }
+    if (obj.environment !== undefined && obj.environment !== null) {
+      const env = obj.environment;
+      if (!isRecord(env) && !isTemplated(env) && !(Array.isArray(env) && env.every(isRecord))) {
+        this.add(
+          `'environment' must be a mapping of variable names to values, got a ${typeName(env)}`,
+          srcPos(child(s, 'environment')),
+        );
+      } else {
+        keywords.environment = Array.isArray(env) ? env : [env];
+      }
+    }
+    if (obj.module_defaults !== undefined && obj.module_defaults !== null) {
+      const md = obj.module_defaults;
+      if (!isRecord(md) && !Array.isArray(md) && !isTemplated(md)) {
+        this.add(
+          `'module_defaults' must be a mapping of module names to arguments, got a ${typeName(md)}`,
+          srcPos(child(s, 'module_defaults')),
+        );
+      } else {
+        keywords.module_defaults = Array.isArray(md) ? md : [md];
+      }
+    }
+    if (obj.collections !== undefined) {
+      const c = this.stringList(child(s, 'collections'), 'collections');
+      if (c) keywords.collections = c;
+    }
+    const vars = this.varsValue(child(s, 'vars'), what);
+    if (vars) keywords.vars = vars;
+    return {
+      when: 'when' in obj ? this.conditionList(child(s, 'when'), 'when') : [],
+      tags: this.tagList(child(s, 'tags')),
+      keywords,
+    };
+  }
+
+  private mergeKeywords(outer: InheritableKeywords, inner: InheritableKeywords): InheritableKeywords {
+    const out: InheritableKeywords = { ...outer };
+    for (const k of INHERITED_SCALARS) {
+      if (inner[k] !== undefined) (out as Record<string, unknown>)[k] = inner[k];
+    }
+    if (inner.environment) out.environment = [...(outer.environment ?? []), ...inner.environment];
+    if (inner.module_defaults)
+      out.module_defaults = [...(outer.module_defaults ?? []), ...inner.module_defaults];
+    if (inner.collections) out.collections = inner.collections;
+    if (inner.vars) out.vars = { ...(outer.vars ?? {}), ...inner.vars };
+    return out;
+  }
+
+  private childScope(scope: Scope, own: OwnKeywords, extra: Partial<Scope> = {}): Scope {
+    const keywords = this.mergeKeywords(scope.keywords, own.keywords);
+    return {
+      ...scope,
+      when: [...scope.when, ...own.when],
+      tags: uniq([...scope.tags, ...own.tags]),
+      keywords,
+      moduleDefaults: scope.moduleDefaults || own.keywords.module_defaults !== undefined,
+      staticVars: { ...scope.staticVars, ...(own.keywords.vars ?? {}) },
+      ...extra,
+    };
+  }
+
+  private unknownKeyword(key: string, where: SourcePos, what: string, allowed: Iterable<string>): void {
+    const guess = didYouMean(key, allowed);
+    this.add(
+      `'${key}' is not a valid attribute for a ${what}`,
+      where,
+      guess ? `did you mean '${guess}'?` : undefined,
+    );
+  }
+
+  /**
+   * A `{{ var }}` in an import's file or role name, resolved from variables known at load
+   * time (play vars, extra vars), as Ansible does for static imports.
+   */
+  private staticTemplate(text: string, scope: Scope, pos: SourcePos, what: string): string | undefined {
+    if (!isTemplated(text)) return text;
+    let ok = true;
+    const out = text.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) => {
+      const v = scope.staticVars[name];
+      if (typeof v === 'string' && !isTemplated(v)) return v;
+      if (typeof v === 'number') return String(v);
+      ok = false;
+      return _m;
+    });
+    if (ok && !isTemplated(out)) return out;
+    this.add(
+      `${what} '${text}' cannot be resolved when the playbook is loaded`,
+      pos,
+      `static imports are resolved before any host is contacted: use play vars or extra vars in the name, or use the include_* form`,
+    );
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- playbooks
+
+  loadPlaybookFile(file: string, from: SourcePos | undefined, chain: string[]): Play[] {
+    const d = this.doc(file, from);
+    if (!d) return [];
+    if (d.v === null || d.v === undefined) {
+      this.add('Empty playbook, nothing to do', srcPos(d));
+      return [];
+    }
+    if (!Array.isArray(d.v)) {
+      this.add(
+        `A playbook must be a list of plays, got a ${typeName(d.v)} instead`,
+        srcPos(d),
+        'start each play with "- hosts: ..."',
+      );
+      return [];
+    }
+    const plays: Play[] = [];
+    for (const entry of items(d)) {
+      if (!isRecord(entry.v)) {
+        this.add(
+          `playbook entries must be either valid plays or 'import_playbook' statements, got a ${typeName(entry.v)}`,
+          srcPos(entry),
+        );
+        continue;
+      }
+      const importKey = ['import_playbook', 'ansible.builtin.import_playbook', 'include'].find(
+        (k) => k in (entry.v as Record<string, unknown>),
+      );
+      if (importKey && !('hosts' in entry.v))
+        plays.push(...this.importPlaybook(entry, importKey, file, chain));
+      else {
+        const play = this.loadPlay(entry, file, { when: [], tags: [], vars: {} });
+        if (play) plays.push(play);
+      }
+    }
+    return plays;
+  }
+
+  private importPlaybook(s: Src, key: string, file: string, chain: string[]): Play[] {
+    const obj = s.v as Record<string, unknown>;
+    this.warnDuplicates(s, 'an import_playbook');
+    for (const k of Object.keys(obj)) {
+      if (k === key || IMPORT_PLAYBOOK_KEYWORDS.has(k)) continue;
+      this.unknownKeyword(k, keyPos(s, k), 'PlaybookInclude', IMPORT_PLAYBOOK_KEYWORDS);
+    }
+    const target = child(s, key);
+    if (typeof target.v !== 'string' || target.v.trim() === '') {
+      this.add(`'${key}' needs the path of a playbook file, got a ${typeName(target.v)}`, srcPos(target));
+      return [];
+    }
+    const own = this.ownKeywords(s, 'PlaybookInclude');
+    const scope = this.emptyScope(dirname(file), [], {
+      ...(this.opts.extraVars ?? {}),
+      ...(own.keywords.vars ?? {}),
+    });
+    const name = this.staticTemplate(target.v.trim(), scope, srcPos(target), 'import_playbook file');
+    if (name === undefined) return [];
+    const path = resolve(dirname(file), name);
+    if (!existsSync(path)) {
+      this.add(`could not find the imported playbook '${name}' (looked for ${path})`, srcPos(target));
+      return [];
+    }
+    const cycle = [...chain, file];
+    if (cycle.includes(path)) {
+      this.add(`circular import_playbook: ${[...cycle, path].join(' -> ')}`, srcPos(target));
+      return [];
+    }
+    const plays = this.loadPlaybookFile(path, srcPos(target), cycle);
+    for (const p of plays) {
+      // Import vars win over the play's own (Ansible: entry.vars | new_obj.vars).
+      if (own.keywords.vars) p.keywords.vars = { ...(p.keywords.vars ?? {}), ...own.keywords.vars };
+      p.tags = uniq([...p.tags, ...own.tags]);
+      if (own.tags.length > 0 || own.when.length > 0) {
+        const add = (nodes: PlayNode[]) => {
+          for (const n of nodes) this.prependInherited(n, own.when, own.tags);
+        };
+        add(p.pre_tasks);
+        add(p.tasks);
+        add(p.post_tasks);
+        for (const r of p.roles) this.prependRole(r, own.when, own.tags);
+        if (own.tags.length > 0) for (const h of p.handlers) this.prependInherited(h, [], own.tags);
+      }
+      for (const k of INHERITED_SCALARS) {
+        if (own.keywords[k] !== undefined && p.keywords[k] === undefined) {
+          (p.keywords as Record<string, unknown>)[k] = own.keywords[k];
+        }
+      }
+    }
+    return plays;
+  }
+
+  private prependInherited(n: PlayNode, when: unknown[], tags: string[]): void {
+    n.when = [...when, ...n.when];
+    n.tags = uniq([...n.tags, ...tags]);
+    if (n.kind === 'block')
+      for (const c of [...n.block, ...n.rescue, ...n.always]) this.prependInherited(c, when, tags);
+  }
+
+  private prependRole(r: RoleInstance, when: unknown[], tags: string[]): void {
+    for (const d of r.dependencies) this.prependRole(d, when, tags);
+    for (const t of r.tasks) this.prependInherited(t, when, tags);
+  }
+
+  private emptyScope(baseDir: string, chain: string[], staticVars: Record<string, unknown>): Scope {
+    return {
+      when: [],
+      tags: [],
+      keywords: {},
+      origin: { baseDir },
+      handler: false,
+      chain,
+      roleChain: [],
+      moduleDefaults: false,
+      handlerSink: undefined,
+      staticVars,
+    };
+  }
+
+  loadPlay(
+    s: Src,
+    file: string,
+    _imp: { when: unknown[]; tags: string[]; vars: Record<string, unknown> },
+  ): Play | undefined {
+    const obj = s.v as Record<string, unknown>;
+    const pos = srcPos(s);
+    this.warnDuplicates(s, 'a play');
+    for (const k of Object.keys(obj)) {
+      if (PLAY_KEYWORDS.has(k)) continue;
+      const guess = didYouMean(k, PLAY_KEYWORDS);
+      const looksLikeTask = resolveAction(k) !== undefined;
+      this.add(
+        `'${k}' is not a valid attribute for a Play`,
+        keyPos(s, k),
+        guess
+          ? `did you mean '${guess}'?`
+          : looksLikeTask
+            ? `'${k}' is a module: tasks go in a list under 'tasks:'`
+            : undefined,
+      );
+    }
+    if (!('hosts' in obj) || obj.hosts === null || obj.hosts === undefined) {
+      this.add(
+        "the field 'hosts' is required but was not set",
+        pos,
+        'add "hosts: <pattern>" (e.g. all, a group name) to the play',
+      );
+    } else {
+      const h = obj.hosts;
+      const ok =
+        (typeof h === 'string' && h.trim() !== '') ||
+        (Array.isArray(h) && h.length > 0 && h.every((x) => typeof x === 'string' || typeof x === 'number'));
+      if (!ok) {
+        this.add(
+          typeof h === 'string' || Array.isArray(h)
+            ? 'Hosts list cannot be empty. Please check your playbook'
+            : `'hosts' must be a host pattern string or a list of them, got a ${typeName(h)}`,
+          srcPos(child(s, 'hosts')),
+        );
+      }
+    }
+    const baseDir = dirname(file);
+    const own = this.ownKeywords(s, 'Play');
+    const handlers: PlayNode[] = [];
+    const staticVars = { ...(own.keywords.vars ?? {}), ...(this.opts.extraVars ?? {}) };
+    const scope: Scope = {
+      ...this.emptyScope(baseDir, [file], staticVars),
+      tags: own.tags,
+      moduleDefaults: own.keywords.module_defaults !== undefined,
+      handlerSink: handlers,
+    };
+    const play: Play = {
+      kind: 'play',
+      id: this.id('p'),
+      hosts: obj.hosts,
+      gather_facts: obj.gather_facts,
+      vars_files: this.varsFiles(child(s, 'vars_files'), baseDir),
+      vars_prompt: this.varsPrompt(child(s, 'vars_prompt')),
+      roles: [],
+      pre_tasks: [],
+      tasks: [],
+      post_tasks: [],
+      handlers,
+      tags: own.tags,
+      keywords: own.keywords,
+      baseDir,
+      file,
+      pos,
+    };
+    if (this.playbookDir !== baseDir) play.playbookDir = this.playbookDir;
+    if (obj.name !== undefined && obj.name !== null) play.name = String(obj.name);
+    for (const k of [
+      'gather_subset',
+      'strategy',
+      'serial',
+      'max_fail_percentage',
+      'order',
+      'force_handlers',
+    ] as const) {
+      if (obj[k] !== undefined) play[k] = obj[k];
+    }
+    for (const k of ['gather_timeout', 'fact_path'] as const) if (obj[k] !== undefined) play[k] = obj[k];
+    if (typeof obj.order === 'string') {
+      const orders = ['inventory', 'reverse_inventory', 'sorted', 'reverse_sorted', 'shuffle'];
+      if (!orders.includes(obj.order) && !isTemplated(obj.order)) {
+        this.add(
+          `'order' must be one of ${orders.join(', ')}, got '${obj.order}'`,
+          srcPos(child(s, 'order')),
+        );
+      }
+    }
+    for (const k of ['gather_facts', 'force_handlers'] as const) {
+      const v = obj[k];
+      if (v !== undefined && v !== null && typeof v !== 'boolean' && !isTemplated(v)) {
+        this.add(`'${k}' must be a boolean, got ${JSON.stringify(v)}`, srcPos(child(s, k)));
+      }
+    }
+    play.roles = this.rolesSection(child(s, 'roles'), scope, baseDir);
+    for (const r of play.roles) this.collectRoleHandlers(r, handlers);
+    play.pre_tasks = this.taskList(child(s, 'pre_tasks'), scope, 'pre_tasks');
+    play.tasks = this.taskList(child(s, 'tasks'), scope, 'tasks');
+    play.post_tasks = this.taskList(child(s, 'post_tasks'), scope, 'post_tasks');
+    const own_handlers = this.taskList(child(s, 'handlers'), { ...scope, handler: true }, 'handlers');
+    // Role handlers come first, like Ansible's play.compile handlers order.
+    handlers.push(...own_handlers);
+    return play;
+  }
+
+  private collectRoleHandlers(r: RoleInstance, sink: PlayNode[]): void {
+    for (const d of r.dependencies) this.collectRoleHandlers(d, sink);
+    for (const h of r.handlers) if (!sink.includes(h)) sink.push(h);
+  }
+
+  private varsFiles(s: Src, baseDir: string): unknown[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    const list = Array.isArray(v) ? items(s) : [s];
+    const out: unknown[] = [];
+    for (const it of list) {
+      out.push(it.v);
+      const candidates = typeof it.v === 'string' ? [it.v] : Array.isArray(it.v) ? it.v : undefined;
+      if (!candidates?.every((c) => typeof c === 'string')) {
+        this.add(
+          `vars_files entries must be file names (or lists of them), got a ${typeName(it.v)}`,
+          srcPos(it),
+        );
+        continue;
+      }
+      if (candidates.some((c) => isTemplated(c))) continue;
+      const found = candidates.find((c) => existsSync(resolve(baseDir, c)));
+      if (found === undefined) {
+        this.add(
+          `vars file ${candidates.join(', ')} was not found`,
+          srcPos(it),
+          `looked in ${baseDir}; paths in vars_files are relative to the playbook`,
+        );
+      } else {
+        // Parse it now so its YAML problems are reported in this pass.
+        this.loadVarsFile(resolve(baseDir, found), srcPos(it));
+      }
+    }
+    return out;
+  }
+
+  private varsPrompt(s: Src): VarsPrompt[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    const keys = [
+      'name',
+      'prompt',
+      'default',
+      'private',
+      'confirm',
+      'encrypt',
+      'salt_size',
+      'salt',
+      'unsafe',
+    ];
+    if (isRecord(v)) {
+      // The old form: {var_name: prompt text}.
+      return Object.entries(v).map(([name, prompt]) => ({ name, prompt: String(prompt) }));
+    }
+    if (!Array.isArray(v)) {
+      this.add(`'vars_prompt' must be a list of prompts, got a ${typeName(v)}`, srcPos(s));
+      return [];
+    }
+    const out: VarsPrompt[] = [];
+    for (const it of items(s)) {
+      if (!isRecord(it.v) || typeof it.v.name !== 'string') {
+        this.add("each vars_prompt entry needs a 'name'", srcPos(it));
+        continue;
+      }
+      for (const k of Object.keys(it.v)) {
+        if (!keys.includes(k)) this.unknownKeyword(k, keyPos(it, k), 'vars_prompt entry', keys);
+      }
+      const p: VarsPrompt = { name: it.v.name };
+      const o = it.v;
+      if (o.prompt !== undefined) p.prompt = String(o.prompt);
+      if (o.default !== undefined) p.default = o.default;
+      if (o.private !== undefined)
+        p.private = o.private === true || o.private === 'yes' || o.private === 'true';
+      if (o.confirm !== undefined)
+        p.confirm = o.confirm === true || o.confirm === 'yes' || o.confirm === 'true';
+      if (typeof o.encrypt === 'string') p.encrypt = o.encrypt;
+      if (typeof o.salt_size === 'number') p.salt_size = o.salt_size;
+      if (o.unsafe !== undefined) p.unsafe = o.unsafe === true;
+      out.push(p);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- task lists
+
+  private taskList(s: Src, scope: Scope, what: string): PlayNode[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.add(
+        `'${what}' must be a list of tasks, got a ${typeName(v)}`,
+        srcPos(s),
+        isRecord(v) ? `start each entry under '${what}:' with "- "` : undefined,
+      );
+      return [];
+    }
+    const out: PlayNode[] = [];
+    for (const it of items(s)) out.push(...this.taskEntry(it, scope));
+    return out;
+  }
+
+  private taskEntry(s: Src, scope: Scope): PlayNode[] {
+    if (!isRecord(s.v)) {
+      this.add(
+        `a task must be a mapping (e.g. "- name: ...\\n  module: args"), got a ${typeName(s.v)}`,
+        srcPos(s),
+        typeof s.v === 'string' ? `if '${s.v}' is a module, write it as "- ${s.v}:"` : undefined,
+      );
+      return [];
+    }
+    if ('block' in s.v) return [this.block(s, scope)];
+    for (const k of ['rescue', 'always']) {
+      if (k in s.v) {
+        this.add(`'${k}' is only valid in a block: put the tasks under 'block:' first`, keyPos(s, k));
+        return [];
+      }
+    }
+    return this.task(s, scope);
+  }
+
+  private block(s: Src, scope: Scope): BlockNode {
+    const obj = s.v as Record<string, unknown>;
+    this.warnDuplicates(s, 'a block');
+    for (const k of Object.keys(obj)) {
+      if (BLOCK_KEYWORDS.has(k)) continue;
+      const tk = TASK_KEYWORDS.has(k) || resolveAction(k) !== undefined || k.startsWith('with_');
+      const guess = didYouMean(k, BLOCK_KEYWORDS);
+      this.add(
+        `'${k}' is not a valid attribute for a Block`,
+        keyPos(s, k),
+        guess ? `did you mean '${guess}'?` : tk ? `'${k}' belongs on a task inside the block` : undefined,
+      );
+    }
+    const own = this.ownKeywords(s, 'Block');
+    const inner = this.childScope(scope, own);
+    const notify = this.stringList(child(s, 'notify'), 'notify');
+    if (notify) inner.notify = notify;
+    const b: BlockNode = {
+      kind: 'block',
+      id: this.id('b'),
+      block: this.taskList(child(s, 'block'), inner, 'block'),
+      rescue: this.taskList(child(s, 'rescue'), inner, 'rescue'),
+      always: this.taskList(child(s, 'always'), inner, 'always'),
+      when: inner.when,
+      tags: inner.tags,
+      keywords: inner.keywords,
+      origin: scope.origin,
+      pos: srcPos(s),
+    };
+    if (obj.name !== undefined && obj.name !== null) b.name = String(obj.name);
+    return b;
+  }
+
+  private task(s: Src, scope: Scope): PlayNode[] {
+    const obj = s.v as Record<string, unknown>;
+    const pos = srcPos(s);
+    const allowed = scope.handler ? HANDLER_KEYWORDS : TASK_KEYWORDS;
+    this.warnDuplicates(s, 'a task');
+    let written: string | undefined;
+    let writtenKey: string | undefined;
+    let args: Record<string, unknown> = {};
+    let argsSrc: Src = s;
+    let delegateLocal = false;
+    let shapeOk = true;
+
+    const additional = (() => {
+      const a = child(s, 'args');
+      if (a.v === undefined || a.v === null) return {};
+      if (isRecord(a.v)) return { ...a.v };
+      if (typeof a.v === 'string' && isTemplated(a.v)) return { _variable_params: a.v };
+      this.add(
+        typeof a.v === 'string'
+          ? "Complex args containing variables cannot use bare variables (without Jinja2 delimiters), and must use the full variable style ('{{var_name}}')"
+          : `'args' must be a mapping of module arguments, got a ${typeName(a.v)}`,
+        srcPos(a),
+      );
+      shapeOk = false;
+      return {};
+    })();
+
+    const shape = (fn: () => void, where: Src): void => {
+      try {
+        fn();
+      } catch (e) {
+        if (!(e instanceof ActionShapeError)) throw e;
+        this.add(e.message, srcPos(where), e.hint);
+        shapeOk = false;
+      }
+    };
+    for (const key of ['action', 'local_action']) {
+      if (!(key in obj)) continue;
+      const c = child(s, key);
+      if (written !== undefined) {
+        this.add('action and local_action are mutually exclusive', keyPos(s, key));
+        continue;
+      }
+      shape(() => {
+        const r = oldStyleArgs(c.v);
+        written = r.written;
+        writtenKey = key;
+        args = r.args;
+        argsSrc = c;
+      }, c);
+      if (key === 'local_action') delegateLocal = true;
+    }
+
+    let loop: unknown;
+    let loopKind: string | undefined;
+    let loopSet = 'loop' in obj && obj.loop !== null && obj.loop !== undefined;
+    if (loopSet) {
+      loop = obj.loop;
+      loopKind = 'loop';
+      this.checkTemplates(child(s, 'loop'), 'loop');
+    }
+    const unknown: string[] = [];
+    for (const key of Object.keys(obj)) {
+      if (allowed.has(key) || key === 'static') continue;
+      if (key.startsWith('with_')) {
+        const kind = key.slice(5);
+        if (!WITH_LOOKUPS.has(kind)) {
+          this.unknownKeyword(
+            key,
+            keyPos(s, key),
+            'Task',
+            [...WITH_LOOKUPS].map((w) => `with_${w}`),
+          );
+          continue;
+        }
+        if (loopSet) {
+          this.add(
+            `duplicate loop in task: ${kind}`,
+            keyPos(s, key),
+            `use either 'loop' or one 'with_*' keyword in a task, not both`,
+          );
+          continue;
+        }
+        if (obj[key] === null || obj[key] === undefined) {
+          this.add(`you must specify a value when using ${key}`, keyPos(s, key));
+          continue;
+        }
+        loopSet = true;
+        loop = obj[key];
+        loopKind = kind;
+        this.checkTemplates(child(s, key), key);
+        continue;
+      }
+      if (resolveAction(key)) {
+        if (written !== undefined) {
+          this.add(
+            `conflicting action statements: ${written}, ${key}`,
+            keyPos(s, key),
+            'a task runs one module: split it into two tasks',
+          );
+          continue;
+        }
+        written = key;
+        writtenKey = key;
+        const c = child(s, key);
+        argsSrc = c;
+        shape(() => {
+          args = newStyleArgs(c.v, key);
+        }, c);
+        continue;
+      }
+      unknown.push(key);
+    }
+
+    const names = knownActionNames();
+    for (const key of unknown) {
+      const kw = didYouMean(key, allowed);
+      const mod = didYouMean(key, names);
+      if (written === undefined && !kw) {
+        this.add(
+          `couldn't resolve module/action '${key}'. This often indicates a misspelling, missing collection, or incorrect module path.`,
+          keyPos(s, key),
+          mod ? `did you mean '${mod}'?` : undefined,
+        );
+      } else {
+        const guess = kw ?? mod;
+        this.add(
+          `'${key}' is not a valid attribute for a ${scope.handler ? 'Handler' : 'Task'}`,
+          keyPos(s, key),
+          guess ? `did you mean '${guess}'?` : undefined,
+        );
+      }
+    }
+    if (written === undefined) {
+      if (unknown.length === 0 && shapeOk) {
+        this.add(
+          'no module/action detected in task.',
+          pos,
+          'a task needs one module or action key, e.g. "debug: msg=hello"',
+        );
+      }
+      return [];
+    }
+    const resolved = resolveAction(written);
+    if (!resolved) {
+      const guess = didYouMean(written, names);
+      this.add(
+        `couldn't resolve module/action '${written}'. This often indicates a misspelling, missing collection, or incorrect module path.`,
+        srcPos(argsSrc),
+        guess ? `did you mean '${guess}'?` : undefined,
+      );
+      return [];
+    }
+    args = { ...additional, ...args };
+    const raw = args._raw_params;
+    if (typeof raw === 'string' && raw !== '' && !this.rawAllowed(resolved.name)) {
+      delete args._raw_params;
+      if (isTemplated(raw)) args._variable_params = raw;
+      else {
+        this.add(
+          `this task '${written}' has extra params, which is only allowed in the following modules: command, shell, raw, script, include_vars, include_tasks, include_role, import_tasks, import_role, add_host, group_by, set_fact, meta`,
+          srcPos(argsSrc),
+          `write the arguments as key=value pairs or a mapping (the text '${raw}' is not one)`,
+        );
+        shapeOk = false;
+      }
+    }
+    const own = this.ownKeywords(s, scope.handler ? 'Handler' : 'Task');
+    if (delegateLocal) own.keywords.delegate_to = 'localhost';
+    if (shapeOk) this.validateTaskArgs(written, resolved, args, argsSrc, scope, own);
+
+    if (resolved.name === 'import_tasks') return this.importTasks(s, args, argsSrc, scope, own, loopSet);
+    if (resolved.name === 'import_role') return this.importRole(s, args, argsSrc, scope, own, loopSet);
+
+    const inner = this.childScope(scope, own);
+    const t: TaskNode = {
+      kind: 'task',
+      id: this.id('t'),
+      action: resolved.name,
+      actionAs: written,
+      args,
+      when: inner.when,
+      tags: inner.tags,
+      keywords: inner.keywords,
+      origin: scope.origin,
+      pos,
+    };
+    if (writtenKey === 'action' || writtenKey === 'local_action') t.actionKey = writtenKey;
+    if (obj.name !== undefined && obj.name !== null) t.name = String(obj.name);
+    if (obj.register !== undefined) {
+      if (typeof obj.register !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(obj.register.trim())) {
+        this.add(
+          `'register' must be a variable name, got ${JSON.stringify(obj.register)}`,
+          srcPos(child(s, 'register')),
+        );
+      } else t.register = obj.register.trim();
+    }
+    if (loopSet) {
+      t.loop = loop;
+      t.loopKind = loopKind ?? 'loop';
+    }
+    if (obj.loop_control !== undefined && obj.loop_control !== null) {
+      const lc = child(s, 'loop_control');
+      if (!isRecord(lc.v)) {
+        this.add(
+          'the `loop_control` value must be specified as a dictionary and cannot be a variable itself (though it can contain variables)',
+          srcPos(lc),
+        );
+      } else {
+        const lcKeys = ['loop_var', 'index_var', 'label', 'pause', 'extended', 'extended_allitems'];
+        for (const k of Object.keys(lc.v)) {
+          if (!lcKeys.includes(k)) this.unknownKeyword(k, keyPos(lc, k), 'LoopControl', lcKeys);
+        }
+        t.loop_control = lc.v;
+      }
+    }
+    for (const k of ['changed_when', 'failed_when'] as const) {
+      if (k in obj) t[k] = this.conditionList(child(s, k), k);
+    }
+    if (obj.until !== undefined && obj.until !== null) {
+      this.conditionList(child(s, 'until'), 'until');
+      t.until = obj.until;
+    }
+    for (const k of ['retries', 'delay', 'async', 'poll'] as const) if (obj[k] !== undefined) t[k] = obj[k];
+    const notify = this.stringList(child(s, 'notify'), 'notify') ?? scope.notify;
+    if (notify) t.notify = notify;
+    if (scope.handler) {
+      t.handler = true;
+      const listen = this.stringList(child(s, 'listen'), 'listen');
+      if (listen) t.listen = listen;
+    }
+    if (resolved.name === 'assert' && !('_variable_params' in args)) {
+      const that = args.that;
+      for (const c of Array.isArray(that) ? that : [that]) {
+        const err = conditionalSyntaxError(c);
+        if (err) this.add(`template error in 'assert.that: ${String(c)}': ${err}`, srcPos(argsSrc));
+      }
+    }
+    if (resolved.name === 'include_role') this.checkIncludeRole(args, argsSrc, scope);
+    return [t];
+  }
+
+  private rawAllowed(name: string): boolean {
+    return [
+      'command',
+      'shell',
+      'raw',
+      'script',
+      'include_vars',
+      'include_tasks',
+      'include_role',
+      'import_tasks',
+      'import_role',
+      'add_host',
+      'group_by',
+      'set_fact',
+      'meta',
+    ].includes(name);
+  }
+
+  private validateTaskArgs(
+    written: string,
+    resolved: NonNullable<ReturnType<typeof resolveAction>>,
+    args: Record<string, unknown>,
+    argsSrc: Src,
+    scope: Scope,
+    own: OwnKeywords,
+  ): void {
+    if ('_variable_params' in args) return;
+    const where = srcPos(argsSrc);
+    if (resolved.name === 'meta') {
+      const m = args._raw_params;
+      if (typeof m === 'string' && !isTemplated(m) && !META_ACTIONS.includes(m)) {
+        const guess = didYouMean(m, META_ACTIONS);
+        this.add(
+          `invalid meta action requested: ${m}`,
+          where,
+          guess ? `did you mean '${guess}'?` : undefined,
+        );
+      }
+      return;
+    }
+    const spec = resolved.spec;
+    const names = argNames(spec);
+    let toCheck = args;
+    if (resolved.anyArgs) toCheck = Object.fromEntries(Object.entries(args).filter(([k]) => names.has(k)));
+    const r = validateArgs(resolved.name, spec, toCheck, { partial: true });
+    const laterDefaults = scope.moduleDefaults || own.keywords.module_defaults !== undefined;
+    const unsupported = Object.keys(toCheck).filter(
+      (k) => !names.has(k) && !(k === '_raw_params' && spec.freeForm) && !k.startsWith('_ansible_'),
+    );
+    for (const e of r.errors) {
+      if (
+        laterDefaults &&
+        /^(missing required|one of the following|parameters are required together|\S+ is .* but)/.test(e)
+      ) {
+        continue;
+      }
+      let hint: string | undefined;
+      if (e.startsWith('Unsupported parameters')) {
+        const guesses = unsupported
+          .map((k) => [k, didYouMean(k, names.keys())] as const)
+          .filter(([, g]) => g !== undefined)
+          .map(([k, g]) => `'${g}' for '${k}'`);
+        if (guesses.length > 0) hint = `did you mean ${guesses.join(', ')}?`;
+      }
+      if (
+        e.startsWith('missing required arguments') &&
+        resolved.spec.freeForm &&
+        args._raw_params === undefined
+      ) {
+        hint = `give the command after the module name, e.g. "${written}: echo hello"`;
+      }
+      const unsupportedAt =
+        unsupported.length === 1 && e.startsWith('Unsupported') ? keyPos(argsSrc, unsupported[0]!) : where;
+      this.add(`${written}: ${e}`, unsupportedAt, hint);
+    }
+  }
+
+  private importTasks(
+    s: Src,
+    args: Record<string, unknown>,
+    argsSrc: Src,
+    scope: Scope,
+    own: OwnKeywords,
+    hasLoop: boolean,
+  ): PlayNode[] {
+    if (hasLoop) {
+      this.add(
+        "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead.",
+        srcPos(s),
+      );
+      return [];
+    }
+    const fileArg = args._raw_params ?? args.file;
+    if (typeof fileArg !== 'string' || '_variable_params' in args) return [];
+    const inner = this.childScope(scope, own);
+    const name = this.staticTemplate(fileArg, inner, srcPos(argsSrc), 'import_tasks file');
+    if (name === undefined) return [];
+    const path = this.findTasksFile(name, scope.origin);
+    if (!path.found) {
+      this.add(
+        `could not find or access the imported tasks file '${name}'`,
+        srcPos(argsSrc),
+        `looked in: ${path.searched.join(', ')}`,
+      );
+      return [];
+    }
+    if (scope.chain.includes(path.found)) {
+      this.add(`circular import_tasks: ${[...scope.chain, path.found].join(' -> ')}`, srcPos(argsSrc));
+      return [];
+    }
+    return this.tasksFromFile(path.found, srcPos(argsSrc), {
+      ...inner,
+      chain: [...scope.chain, path.found],
+      origin: { ...scope.origin, baseDir: dirname(path.found) },
+    });
+  }
+
+  /** Paths for a tasks file named relative to the current file, its tasks/ dir, the role, the playbook. */
+  findTasksFile(name: string, origin: TaskOrigin): { found?: string; searched: string[] } {
+    const dirs = isAbsolute(name)
+      ? ['']
+      : uniq([
+          origin.baseDir,
+          join(origin.baseDir, 'tasks'),
+          ...(origin.role ? [join(origin.role.path, 'tasks')] : []),
+          this.playbookDir,
+          join(this.playbookDir, 'tasks'),
+        ]);
+    const searched = dirs.map((d) => (d === '' ? name : join(d, name)));
+    const found = searched.find((p) => existsSync(p) && statSync(p).isFile());
+    return found ? { found: resolve(found), searched } : { searched };
+  }
+
+  private tasksFromFile(file: string, from: SourcePos | undefined, scope: Scope): PlayNode[] {
+    const d = this.doc(file, from);
+    if (!d || d.v === null || d.v === undefined) return [];
+    if (!Array.isArray(d.v)) {
+      this.add(`a tasks file must hold a list of tasks, got a ${typeName(d.v)}`, srcPos(d));
+      return [];
+    }
+    if (d.v.length > 0 && isRecord(d.v[0]) && 'hosts' in d.v[0]) {
+      this.add(
+        `'${file}' is a playbook, not a tasks file`,
+        srcPos(d),
+        'use import_playbook at the top level of a playbook to include plays',
+      );
+      return [];
+    }
+    return this.taskList(d, scope, 'tasks');
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private importRole(
+    s: Src,
+    args: Record<string, unknown>,
+    argsSrc: Src,
+    scope: Scope,
+    own: OwnKeywords,
+    hasLoop: boolean,
+  ): PlayNode[] {
+    if (hasLoop) {
+      this.add(
+        "You cannot use loops on 'import_role' statements. You should use 'include_role' instead.",
+        srcPos(s),
+      );
+      return [];
+    }
+    if (typeof args.name !== 'string' || '_variable_params' in args) return [];
+    const inner = this.childScope(scope, { ...own, keywords: { ...own.keywords } });
+    // Role vars given at the use site are role params, not task vars.
+    const params: Record<string, unknown> = { ...(own.keywords.vars ?? {}) };
+    delete inner.keywords.vars;
+    if (scope.keywords.vars) inner.keywords.vars = scope.keywords.vars;
+    const name = this.staticTemplate(args.name, inner, srcPos(argsSrc), 'import_role name');
+    if (name === undefined) return [];
+    const from: RoleFrom = {};
+    for (const k of ['tasks_from', 'vars_from', 'defaults_from', 'handlers_from'] as const) {
+      if (typeof args[k] === 'string') from[k] = args[k] as string;
+    }
+    const role = this.role(
+      name,
+      srcPos(argsSrc),
+      scope.origin.role ? [dirname(scope.origin.role.path)] : [],
+      params,
+      { ...inner, handlerSink: undefined },
+      from,
+      args.allow_duplicates !== false,
+    );
+    if (!role) return [];
+    if (scope.handlerSink) this.collectRoleHandlers(role, scope.handlerSink);
+    const out: PlayNode[] = [];
+    const flatten = (r: RoleInstance) => {
+      for (const d of r.dependencies) flatten(d);
+      out.push(...r.tasks);
+    };
+    flatten(role);
+    return out;
+  }
+
+  private checkIncludeRole(args: Record<string, unknown>, argsSrc: Src, scope: Scope): void {
+    if (typeof args.name !== 'string' || isTemplated(args.name)) return;
+    const where = this.findRole(args.name, scope.origin.role ? [dirname(scope.origin.role.path)] : []);
+    if (!where.found) {
+      this.problems.warn(
+        `the role '${args.name}' (include_role) was not found in ${where.searched.join(':')}`,
+        srcPos(argsSrc),
+      );
+    }
+  }
+
+  private rolesSection(s: Src, scope: Scope, _baseDir: string): RoleInstance[] {
+    const v = s.v;
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      this.add(`'roles' must be a list of roles, got a ${typeName(v)}`, srcPos(s));
+      return [];
+    }
+    const out: RoleInstance[] = [];
+    for (const it of items(s)) {
+      const r = this.roleEntry(it, scope, []);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** One `roles:` or `dependencies:` entry: a name, or a mapping with role/name, keywords and params. */
+  private roleEntry(s: Src, scope: Scope, extraDirs: string[]): RoleInstance | undefined {
+    if (typeof s.v === 'string') {
+      return this.role(s.v, srcPos(s), extraDirs, {}, { ...scope, handlerSink: undefined }, {}, false);
+    }
+    if (!isRecord(s.v)) {
+      this.add(
+        `a role entry must be a role name or a mapping with 'role:', got a ${typeName(s.v)}`,
+        srcPos(s),
+      );
+      return undefined;
+    }
+    const obj = s.v;
+    const nameKey = 'role' in obj ? 'role' : 'name' in obj ? 'name' : undefined;
+    if (!nameKey || typeof obj[nameKey] !== 'string') {
+      this.add("role definitions must contain a role name ('role: <name>')", srcPos(s));
+      return undefined;
+    }
+    const own = this.ownKeywords(s, 'Role');
+    const params: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(obj)) {
+      if (k === nameKey) continue;
+      if (!ROLE_KEYWORDS.has(k)) params[k] = val;
+    }
+    Object.assign(params, own.keywords.vars ?? {});
+    const inner = this.childScope(scope, { ...own, keywords: { ...own.keywords } });
+    if (scope.keywords.vars) inner.keywords.vars = scope.keywords.vars;
+    else delete inner.keywords.vars;
+    const name = this.staticTemplate(obj[nameKey] as string, inner, srcPos(child(s, nameKey)), 'role name');
+    if (name === undefined) return undefined;
+    return this.role(
+      name,
+      srcPos(child(s, nameKey)),
+      extraDirs,
+      params,
+      { ...inner, handlerSink: undefined },
+      {},
+      false,
+    );
+  }
+
+  findRole(name: string, extraDirs: string[]): { found?: string; searched: string[] } {
+    if (isAbsolute(name)) {
+      return existsSync(name) ? { found: resolve(name), searched: [name] } : { searched: [dirname(name)] };
+    }
+    const dirs = uniq([...extraDirs, join(this.playbookDir, 'roles'), ...this.rolesPath, this.playbookDir]);
+    for (const d of dirs) {
+      const p = join(d, name);
+      if (existsSync(p) && statSync(p).isDirectory()) return { found: resolve(p), searched: dirs };
+    }
+    return { searched: dirs };
+  }
+
+  private mainFile(dir: string, base: string): string | undefined {
+    for (const ext of YAML_EXTS) {
+      const p = join(dir, `${base}${ext}`);
+      if (existsSync(p) && statSync(p).isFile()) return p;
+    }
+    return undefined;
+  }
+
+  /** defaults/ or vars/ of a role: main.yml, or every file of a main/ directory in order. */
+  private roleVars(dir: string, base: string, pos: SourcePos, explicit: boolean): Record<string, unknown> {
+    const f = this.mainFile(dir, base);
+    if (f) return this.loadVarsFile(f, pos);
+    const sub = join(dir, base);
+    if (existsSync(sub) && statSync(sub).isDirectory()) {
+      const out: Record<string, unknown> = {};
+      for (const e of readdirSync(sub).sort()) {
+        if (/\.(ya?ml|json)$/.test(e)) Object.assign(out, this.loadVarsFile(join(sub, e), pos));
+      }
+      return out;
+    }
+    if (explicit) this.add(`could not find '${base}' in ${dir}`, pos);
+    return {};
+  }
+
+  private role(
+    name: string,
+    pos: SourcePos,
+    extraDirs: string[],
+    params: Record<string, unknown>,
+    useScope: Scope,
+    from: RoleFrom,
+    allowDuplicatesOverride: boolean,
+  ): RoleInstance | undefined {
+    if (/^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$/i.test(name) && !this.findRole(name, extraDirs).found) {
+      this.add(
+        `the role '${name}' is a collection role, and collections are not installed for drover`,
+        pos,
+        'copy the role into roles/ beside the playbook, or into a roles_path directory',
+      );
+      return undefined;
+    }
+    const where = this.findRole(name, extraDirs);
+    if (!where.found) {
+      this.add(
+        `the role '${name}' was not found in ${where.searched.join(':')}`,
+        pos,
+        'check the role name, or add the directory that holds it to roles_path (ansible.cfg or ANSIBLE_ROLES_PATH)',
+      );
+      return undefined;
+    }
+    const path = where.found;
+    if (useScope.roleChain.includes(path)) {
+      const names = [...useScope.roleChain, path].map((p) => basename(p));
+      this.add(
+        `role dependency cycle: ${names.join(' -> ')}`,
+        pos,
+        'remove one of the dependencies in meta/main.yml',
+      );
+      return undefined;
+    }
+    const inst: RoleInstance = {
+      name: basename(path),
+      path,
+      params,
+      defaults: this.roleVars(
+        join(path, 'defaults'),
+        from.defaults_from ?? 'main',
+        pos,
+        from.defaults_from !== undefined,
+      ),
+      vars: this.roleVars(join(path, 'vars'), from.vars_from ?? 'main', pos, from.vars_from !== undefined),
+      dependencies: [],
+      tasks: [],
+      handlers: [],
+      pos,
+      allowDuplicates: allowDuplicatesOverride,
+    };
+    const roleChain = [...useScope.roleChain, path];
+    const meta = this.mainFile(join(path, 'meta'), 'main');
+    if (meta) {
+      const d = this.doc(meta, pos);
+      if (d && isRecord(d.v)) {
+        if (d.v.allow_duplicates === true || d.v.allow_duplicates === 'yes') inst.allowDuplicates = true;
+        const deps = child(d, 'dependencies');
+        if (deps.v !== undefined && deps.v !== null && !Array.isArray(deps.v)) {
+          this.add(
+            `'dependencies' in ${meta} must be a list of roles, got a ${typeName(deps.v)}`,
+            srcPos(deps),
+          );
+        } else {
+          for (const dep of items(deps)) {
+            const r = this.roleEntry(dep, { ...useScope, roleChain }, [dirname(path)]);
+            if (r) inst.dependencies.push(r);
+          }
+        }
+      } else if (d && d.v !== null && d.v !== undefined) {
+        this.add(`${meta} must hold a mapping, got a ${typeName(d.v)}`, srcPos(d));
+      }
+    }
+    const tasksDir = join(path, 'tasks');
+    const scopeFor = (handler: boolean, file: string): Scope => ({
+      ...useScope,
+      handler,
+      roleChain,
+      chain: [...useScope.chain, file],
+      origin: { role: inst, baseDir: dirname(file) },
+      handlerSink: undefined,
+    });
+    const tasksFile = this.mainFile(tasksDir, from.tasks_from ?? 'main');
+    if (tasksFile) inst.tasks = this.tasksFromFile(tasksFile, pos, scopeFor(false, tasksFile));
+    else if (from.tasks_from) this.add(`could not find tasks_from '${from.tasks_from}' in ${tasksDir}`, pos);
+    const handlersDir = join(path, 'handlers');
+    const handlersFile = this.mainFile(handlersDir, from.handlers_from ?? 'main');
+    if (handlersFile) {
+      // Handlers take no inherited `when` from the role's use site, only tags and keywords.
+      const hs = scopeFor(true, handlersFile);
+      hs.when = [];
+      inst.handlers = this.tasksFromFile(handlersFile, pos, hs);
+    } else if (from.handlers_from)
+      this.add(`could not find handlers_from '${from.handlers_from}' in ${handlersDir}`, pos);
+    return inst;
+  }
+
+  // ---------------------------------------------------------------- runtime entry points
+
+  runtimeTasks(file: string, origin: TaskOrigin, pos?: SourcePos): PlayNode[] {
+    return this.tasksFromFile(resolve(file), pos, {
+      ...this.emptyScope(dirname(resolve(file)), [resolve(file)], this.opts.extraVars ?? {}),
+      origin: { ...origin, baseDir: dirname(resolve(file)) },
+    });
+  }
+
+  runtimeRole(
+    name: string,
+    fromDir: string,
+    params: Record<string, unknown>,
+    from: RoleFrom,
+    pos: SourcePos,
+  ): RoleInstance | undefined {
+    return this.role(
+      name,
+      pos,
+      [fromDir],
+      params,
+      this.emptyScope(fromDir, [], this.opts.extraVars ?? {}),
+      from,
+      true,
+    );
+  }
+}
+
+interface RoleFrom {
+  tasks_from?: string;
+  vars_from?: string;
+  defaults_from?: string;
+  handlers_from?: string;
+}
+
+// ---------------------------------------------------------------- public API
+
+export interface CheckResult {
+  playbook: Playbook;
+  problems: Problem[];
+}
+
+/** Load and validate; never throws for problems in the playbook (they are returned). */
+export function checkPlaybook(file: string, opts: LoadOptions = {}): CheckResult {
+  const abs = resolve(file);
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? dirname(abs));
+  const plays = loader.loadPlaybookFile(abs, undefined, []);
+  return { playbook: { file: abs, plays }, problems: loader.problems.items };
+}
+
+/**
+ * Load a playbook with its imports and roles, validated. Throws MissingFileError (exit 1)
+ * when the file itself is missing, ValidationError (exit 4) with every problem otherwise.
+ */
+export function loadPlaybook(file: string, opts: LoadOptions = {}): Playbook {
+  const abs = resolve(file);
+  if (!existsSync(abs)) throw new MissingFileError(`the playbook: ${file} could not be found`);
+  const r = checkPlaybook(abs, opts);
+  if (r.problems.some((p) => p.severity !== 'warning')) throw new ValidationError(r.problems);
+  return r.playbook;
+}
+
+function throwIfErrors(loader: PlaybookLoader): void {
+  loader.problems.throwIfAny();
+}
+
+/**
+ * include_tasks at run time: load a tasks file (already templated and resolved by the
+ * runner) into nodes that belong to `origin` (its role, for files/templates lookups).
+ */
+export function loadTasksFile(file: string, opts: LoadOptions, origin: TaskOrigin): PlayNode[] {
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? origin.baseDir);
+  const nodes = loader.runtimeTasks(file, origin);
+  throwIfErrors(loader);
+  return nodes;
+}
+
+/** Find a tasks file for include_tasks the way import_tasks does (returns undefined when missing). */
+export function findTasksFile(name: string, opts: LoadOptions, origin: TaskOrigin): string | undefined {
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? origin.baseDir);
+  return loader.findTasksFile(name, origin).found;
+}
+
+/**
+ * include_role at run time: find and load a role (its dependencies, defaults, vars, tasks
+ * and handlers). `params` may carry tasks_from / vars_from / defaults_from / handlers_from.
+ */
+export function loadRole(
+  name: string,
+  opts: LoadOptions,
+  fromDir: string,
+  params: Record<string, unknown> = {},
+): RoleInstance {
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? fromDir);
+  const from: RoleFrom = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (
+      (k === 'tasks_from' || k === 'vars_from' || k === 'defaults_from' || k === 'handlers_from') &&
+      typeof v === 'string'
+    ) {
+      from[k] = v;
+    } else rest[k] = v;
+  }
+  const role = loader.runtimeRole(name, fromDir, rest, from, { file: fromDir, line: 1, col: 1 });
+  throwIfErrors(loader);
+  if (!role) throw new ValidationError(loader.problems.items);
+  return role;
+}
+
+/** include_vars / vars_files at run time: a vars file as a mapping (vault files decrypted). */
+export function loadVarsFile(file: string, opts: LoadOptions = {}): Record<string, unknown> {
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? dirname(resolve(file)));
+  const vars = loader.loadVarsFile(resolve(file));
+  throwIfErrors(loader);
+  return vars;
+}
