@@ -20,10 +20,11 @@ export const promptHidden: PromptFn = async (question) => {
     process.stderr.write(question);
     return readStdinLine();
   }
-  writeSync(wfd, question);
   const input = new tty.ReadStream(rfd);
+  // Echo off before the question shows, so an answer typed at once is not echoed.
   input.setRawMode(true);
   input.setEncoding('utf8');
+  writeSync(wfd, question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let buf = '';
