@@ -147,7 +147,9 @@ const ALIASES: Record<string, string> = {
 export function passwordHash(password: string, hashtype: string, salt?: unknown, rounds?: unknown): string {
   const scheme = ALIASES[hashtype];
   if (!scheme) throw new Error(`crypt does not support '${hashtype}' algorithm`);
-  const r = rounds === undefined || rounds === null ? undefined : Number(rounds);
+  // passlib's defaults, which ansible-core uses when passlib is installed (as on Debian).
+  const r =
+    rounds === undefined || rounds === null ? (scheme === 'sha512_crypt' ? 656000 : 535000) : Number(rounds);
   if (scheme === 'md5_crypt') return md5Crypt(password, salt == null ? randomSalt(8) : String(salt));
   const s = salt == null ? randomSalt(16) : String(salt);
   return shaCrypt(scheme === 'sha512_crypt' ? 'sha512' : 'sha256', password, s, r);

@@ -10,6 +10,7 @@ import {
   compare,
   type Dict,
   makeFloat,
+  makeTuple,
   pyAdd,
   pyConcat,
   pyDiv,
@@ -26,6 +27,9 @@ import {
   truthy,
 } from './python.js';
 import { Undefined } from './undefined.js';
+
+const SafeString = (nunjucks as unknown as { runtime: { SafeString: new (...a: unknown[]) => object } })
+  .runtime.SafeString;
 
 const require = createRequire(import.meta.url);
 // Internal nunjucks modules; the package exposes them at runtime but not in its typings.
@@ -116,11 +120,14 @@ const overrides: Record<
     (base.compileLiteral as (n: NjNode, f: unknown) => void).call(this, node, frame);
   },
   compileDict(node, frame) {
+    const kwargs = node.typename === 'KeywordArgs';
     this._emit('env.py.dict([');
     for (const pair of node.children as NjNode[]) {
       const key = pair.key as NjNode;
       this._emit('[');
-      this._compileExpression(key, frame);
+      // Keyword argument names are names, not variables; dict literal keys are expressions.
+      if (kwargs && key.typename === 'Symbol') this._emit(JSON.stringify(key.value));
+      else this._compileExpression(key, frame);
       this._emit(', ');
       this._compileExpression(pair.value as NjNode, frame);
       this._emit('],');
@@ -166,7 +173,8 @@ const overrides: Record<
   },
   compileIs(node, frame) {
     const right = node.right as NjNode;
-    const name = ((right.name as NjNode | undefined)?.value ?? right.value) as string;
+    // `none`, `true` and `false` lex as literals; as test names they are names.
+    const name = String((right.name as NjNode | undefined)?.value ?? right.value).replace(/^null$/, 'none');
     if (this.known && !this.known.tests.has(name))
       this.fail(`No test named '${name}'`, node.lineno, node.colno);
     this._emit(`env.py.test(${JSON.stringify(name)}, context, [`);
@@ -221,6 +229,14 @@ const overrides: Record<
       this._emit('],');
     }
     this._emit('])');
+  },
+  compileGroup(node, frame) {
+    // `(a, b)` is a tuple in Python; JavaScript would evaluate it as the comma operator.
+    if ((node.children as NjNode[]).length > 1) {
+      this._emit('env.py.tuple(');
+      this._compileAggregate(node, frame, '[', ']');
+      this._emit(')');
+    } else this._compileAggregate(node, frame, '(', ')');
   },
   compileIf(node, frame) {
     node.cond = wrap('truthy', [node.cond as NjNode], node);
@@ -318,12 +334,21 @@ function lex(src: string, opts: Dict, rawInVariables: boolean): Tokenizer {
   const t = nj.lexer.lex(src, opts) as unknown as Tokenizer;
   let inVar = false;
   const next = t.nextToken.bind(t);
+  // Jinja balances braces, so `{{ {'a': {'b': 1}} }}` ends at the last `}}`, not the first.
+  let braces = 0;
   t.nextToken = () => {
     const tok = next();
-    if (tok?.type === 'variable-start') inVar = true;
-    else if (tok?.type === 'variable-end') inVar = false;
+    if (tok?.type === 'variable-start') {
+      inVar = true;
+      braces = 0;
+    } else if (tok?.type === 'variable-end') inVar = false;
+    else if (tok?.type === 'left-curly') braces++;
+    else if (tok?.type === 'right-curly') braces--;
     return tok;
   };
+  const extract = (t as unknown as { _extractString(s: string): string | null })._extractString.bind(t);
+  (t as unknown as { _extractString(s: string): string | null })._extractString = (str: string) =>
+    braces > 0 && (str === '}}' || str === '-}}') ? null : extract(str);
   t._parseString = (delimiter: string) => {
     t.forward();
     let out = '';
@@ -374,6 +399,8 @@ export type TestFn = (value: unknown, args: unknown[], kw: Dict) => boolean;
 
 export interface CompiledTemplate {
   native: boolean;
+  /** Ends in a STRING_TYPE_FILTERS filter: Ansible keeps the text as text (NativeJinjaText). */
+  textResult: boolean;
   render(frame: RenderFrame): string;
 }
 
@@ -471,8 +498,11 @@ export class JinjaEngine {
       call: (fn: unknown, name: string, context: unknown, args: unknown[]) => {
         if (fn instanceof Undefined) fn.fail();
         if (typeof fn !== 'function') throw new TypeError(`'${name}' is not callable`);
-        return (fn as (...a: unknown[]) => unknown).apply(context, args);
+        const r = (fn as (...a: unknown[]) => unknown).apply(context, args);
+        // Macros return nunjucks SafeString objects; Jinja returns Markup, a str.
+        return r instanceof SafeString ? String(r) : r;
       },
+      tuple: (items: unknown[]) => makeTuple(items),
       filter: (name: string, _context: unknown, args: unknown[]) => {
         const f = hooks.filters[name];
         if (!f) throw new Error(`No filter named '${name}'.`);
@@ -500,6 +530,7 @@ export class JinjaEngine {
     markFloats(parser);
     const ast = parser.parseAsRoot();
     const native = opts.native === true && isSingleExpression(ast);
+    const textResult = native && endsWithStringFilter(ast);
     const c = new PyCompiler(opts.name ?? 'template', false);
     c.native = native;
     c.known = this.known;
@@ -515,6 +546,7 @@ export class JinjaEngine {
     const tmpl = new Template({ type: 'code', obj: props }, this.env, opts.name, true);
     return {
       native,
+      textResult,
       render: (frame: RenderFrame) => {
         this.stack.push(frame);
         try {
@@ -533,6 +565,23 @@ function isSingleExpression(root: NjNode): boolean {
   if (children.length !== 1 || children[0]!.typename !== 'Output') return false;
   const out = children[0]!.children as NjNode[];
   return out.length === 1 && out[0]!.typename !== 'TemplateData';
+}
+
+const STRING_TYPE_FILTERS = new Set([
+  'string',
+  'to_json',
+  'to_nice_json',
+  'to_yaml',
+  'to_nice_yaml',
+  'ppretty',
+  'json',
+]);
+
+function endsWithStringFilter(root: NjNode): boolean {
+  const expr = ((root.children as NjNode[])[0]!.children as NjNode[])[0]!;
+  if (expr.typename !== 'Filter') return false;
+  const name = String((expr.name as NjNode).value).replace(/^ansible\.builtin\./, '');
+  return STRING_TYPE_FILTERS.has(name);
 }
 
 /** nunjucks parses `1.0` to the number 1; remember it was a float so it prints as 1.0. */

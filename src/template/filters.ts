@@ -18,6 +18,7 @@ import {
   isFloat,
   isNumber,
   makeFloat,
+  makeTuple,
   num,
   pyAdd,
   pyEq,
@@ -378,7 +379,19 @@ function roundFilter(v: unknown, precision: unknown, method: unknown): unknown {
   let r: number;
   if (m === 'ceil') r = Math.ceil(x * f) / f;
   else if (m === 'floor') r = Math.floor(x * f) / f;
-  else r = (Math.sign(x) * Math.round(Math.abs(x) * f)) / f;
+  else {
+    // Python's round(): half to even.
+    const y = x * f;
+    const fl = Math.floor(y);
+    const diff = y - fl;
+    const n =
+      diff > 0.5 || (Math.abs(diff - 0.5) < 1e-9 && fl % 2 !== 0)
+        ? fl + 1
+        : diff < 0.5 || Math.abs(diff - 0.5) < 1e-9
+          ? fl
+          : fl + 1;
+    r = n / f;
+  }
   return makeFloat(r);
 }
 
@@ -720,7 +733,7 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
       }
     },
     relpath: (v, a) => path.relative(str(a[0]), str(v)),
-    splitext: (v) => pathSplitext(str(v)),
+    splitext: (v) => makeTuple(pathSplitext(str(v))),
     path_join: (v) => {
       const parts = seq(v).map(str);
       let out = '';

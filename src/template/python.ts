@@ -51,6 +51,18 @@ function floatRepr(n: number): string {
 
 export type Dict = Record<string, unknown>;
 
+const TUPLE = Symbol('tuple');
+
+/** A Python tuple: an array that prints as (a, b); it stays text when it is a whole result. */
+export function makeTuple(items: unknown[]): unknown[] {
+  Object.defineProperty(items, TUPLE, { value: true });
+  return items;
+}
+
+export function isTuple(v: unknown): boolean {
+  return Array.isArray(v) && (v as unknown as Record<symbol, unknown>)[TUPLE] === true;
+}
+
 export function isDict(v: unknown): v is Dict {
   return (
     typeof v === 'object' &&
@@ -120,6 +132,10 @@ export function pyStr(v: unknown): string {
     return floatRepr(v);
   }
   if (v instanceof PyFloat) return floatRepr(v.v);
+  if (isTuple(v))
+    return (v as unknown[]).length === 1
+      ? `(${pyRepr((v as unknown[])[0])},)`
+      : `(${(v as unknown[]).map(pyRepr).join(', ')})`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   if (v instanceof Date) return v.toISOString().replace('T', ' ').replace('Z', '');
   if (typeof v === 'function') return `<function ${v.name || 'anonymous'}>`;

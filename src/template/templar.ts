@@ -10,7 +10,7 @@ import { buildFilters, undefinedOkFilters } from './filters.js';
 import { buildGlobals } from './globals.js';
 import { type LookupContext, runLookup } from './lookups.js';
 import { OMIT_VALUE } from './omit.js';
-import { type Dict, literalEval, PyFloat, pyStr, toPlain } from './python.js';
+import { type Dict, isTuple, literalEval, PyFloat, pyStr, toPlain } from './python.js';
 import { buildTests } from './tests.js';
 import { isUndefined, Undefined, UndefinedError } from './undefined.js';
 
@@ -185,8 +185,10 @@ export class Templar {
     let result: unknown;
     if (compiled.native) {
       const v = frame.captured;
+      if (isUndefined(v)) throw translateError(new UndefinedError(v.message, v.name), src, false);
       if (v === null || v === undefined) result = '';
-      else if (typeof v === 'string') result = evalConcat(v);
+      else if (typeof v === 'string') result = compiled.textResult ? v : evalConcat(v);
+      else if (isTuple(v)) result = pyStr(v);
       else if (typeof v === 'boolean') result = v;
       else if ((Array.isArray(v) || isPlainObject(v)) && isLiteralData(v)) result = toPlain(v);
       else result = pyStr(v);

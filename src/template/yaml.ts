@@ -51,7 +51,7 @@ export function dumpYaml(v: unknown, opts: { flow: boolean; indent: number }): s
           sub.push(...lines.splice(save));
           const first = sub[0]!.slice(level + ind);
           lines.push(`${pad}-${' '.repeat(ind - 1)}${first}`, ...sub.slice(1));
-        } else lines.push(`${pad}-${' '.repeat(ind - 1)}${value(item)}`);
+        } else lines.push(`${pad}- ${value(item)}`);
       }
       return;
     }
