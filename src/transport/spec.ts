@@ -384,7 +384,9 @@ export function connectionSpecFromVars(
   const knownHosts = args.userKnownHostsFiles ?? cfg.userKnownHostsFiles;
   if (knownHosts) spec.knownHostsFiles = knownHosts.map((f) => expandSshTokens(f, tokens));
   const jump = args.proxyJump ?? cfg.proxyJump;
-  if (jump && jump.length > 0) spec.proxyJump = jump;
+  if (jump && jump.length > 0) {
+    spec.proxyJump = jump.map((j) => resolveJump(j, configFiles, cli.home, privateKeyFiles, localUser));
+  }
   if (cli.maxChannels !== undefined) spec.maxChannels = cli.maxChannels;
 
   const becomeEnabled = ansibleBool(vars.ansible_become) ?? cli.become ?? false;
@@ -413,6 +415,44 @@ export function connectionSpecFromVars(
     spec.become = become;
   }
   return spec;
+}
+
+/**
+ * A jump host as ssh would reach it: its alias resolved through the same ssh config
+ * (HostName, Port, User, IdentityFile). Its identity files join the key list, since one
+ * key list serves every hop.
+ */
+function resolveJump(
+  jump: string,
+  configFiles: string[] | undefined,
+  home: string | undefined,
+  keys: string[],
+  localUser: string,
+): string {
+  const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(jump.replace(/^ssh:\/\//, ''));
+  if (!m) return jump;
+  const [, user, host, port] = m as unknown as [string, string | undefined, string, string | undefined];
+  const alias = host.replace(/^\[|\]$/g, '');
+  const cfg = resolveSshConfig(alias, {
+    ...(configFiles ? { files: configFiles } : {}),
+    ...(home ? { home } : {}),
+  });
+  const finalHost = cfg.hostName ?? alias;
+  const finalPort = port ? Number(port) : (cfg.port ?? 22);
+  const finalUser = user ?? cfg.user;
+  for (const f of cfg.identityFiles) {
+    const k = expandSshTokens(f, {
+      host: finalHost,
+      port: finalPort,
+      remoteUser: finalUser ?? localUser,
+      originalHost: alias,
+      localUser,
+      ...(home ? { home } : {}),
+    });
+    if (!keys.includes(k)) keys.push(k);
+  }
+  const h = finalHost.includes(':') ? `[${finalHost}]` : finalHost;
+  return `${finalUser ? `${finalUser}@` : ''}${h}:${finalPort}`;
 }
 
 function safeLocalUser(): string {

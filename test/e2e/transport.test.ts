@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionPool } from '../../src/transport/pool.js';
 import { connectionSpecFromVars } from '../../src/transport/spec.js';
 import { SshConnection, type SshOptions } from '../../src/transport/ssh.js';
 import { type ConnectionSpec, UnreachableError } from '../../src/transport/types.js';
@@ -137,6 +138,51 @@ describe('SshConnection on the fleet', () => {
     // sshd delivers the KILL signal: the remote sleep is gone
     await new Promise((res) => setTimeout(res, 300));
     expect((await c.run('ps -eo args | grep -c "^sleep 31.5" || true')).stdout.trim()).toBe('0');
+  });
+});
+
+describe('ConnectionPool on the fleet', () => {
+  it('connects 200 connections (10 per host) with bounded handshakes and runs on each', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const pool = new ConnectionPool({
+      maxConcurrentConnects: 16,
+      factory: (s) => {
+        const c = new SshConnection(s, sshOpts);
+        const connect = c.connect.bind(c);
+        c.connect = async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          try {
+            await connect();
+          } finally {
+            inFlight--;
+          }
+        };
+        return c;
+      },
+    });
+    const specs = fleet.hosts.flatMap((h) =>
+      Array.from({ length: 10 }, (_, i) => ({ ...spec(h.name), host: `${h.name}-${i}` })),
+    );
+    try {
+      const t = performance.now();
+      const conns = await Promise.all(specs.map((s) => pool.get(s)));
+      const connectMs = performance.now() - t;
+      const connectPeak = peak;
+      const t2 = performance.now();
+      const out = await Promise.all(conns.map((c) => c.run('hostname')));
+      const runMs = performance.now() - t2;
+      expect(out.map((r) => r.stdout)).toEqual(fleet.hosts.flatMap((h) => Array(10).fill(`${h.name}\n`)));
+      expect(connectPeak).toBeLessThanOrEqual(16);
+      expect(connectPeak).toBeGreaterThan(1);
+      console.log(
+        `[transport bench] pool: ${specs.length} connections in ${connectMs.toFixed(0)} ms (16 handshakes at once), ` +
+          `one exec on each in ${runMs.toFixed(0)} ms`,
+      );
+    } finally {
+      await pool.closeAll();
+    }
   });
 });
 

@@ -100,19 +100,22 @@ describe('connectionSpecFromVars', () => {
       noConfig,
     );
     expect(s.proxyJump).toEqual(['jump@bastion:2200']);
+    expect(
+      connectionSpecFromVars('h', { ansible_ssh_common_args: '-J bastion' }, withConfig).proxyJump,
+    ).toEqual(['jumper@10.0.0.1:2201']);
     expect(s.hostKeyChecking).toBe('accept-new');
     expect(s.knownHostsFiles).toEqual(['/tmp/kh']);
     expect(s.port).toBe(2022);
     expect(s.privateKeyFiles).toEqual(['/k/extra']);
     expect(s.user).toBe('argsuser');
     const j = connectionSpecFromVars('h', { ansible_ssh_common_args: '-J a,b@c:23' }, noConfig);
-    expect(j.proxyJump).toEqual(['a', 'b@c:23']);
+    expect(j.proxyJump).toEqual(['a:22', 'b@c:23']);
     const pc = connectionSpecFromVars(
       'h',
       { ansible_ssh_common_args: '-o ProxyCommand="ssh -W %h:%p -q ops@bastion.example.com"' },
       noConfig,
     );
-    expect(pc.proxyJump).toEqual(['ops@bastion.example.com']);
+    expect(pc.proxyJump).toEqual(['ops@bastion.example.com:22']);
     expect(parseSshArgs('-o ForwardAgent=yes -C').ignored).toEqual(['-o ForwardAgent=yes', '-C']);
   });
 
@@ -138,7 +141,8 @@ describe('connectionSpecFromVars', () => {
     const s = connectionSpecFromVars('app', { ansible_host: 'app.internal' }, withConfig);
     expect(s.user).toBe('ops');
     expect(s.port).toBe(2200);
-    expect(s.proxyJump).toEqual(['bastion']);
+    // the jump alias is resolved through the same config, as ssh does
+    expect(s.proxyJump).toEqual(['jumper@10.0.0.1:2201']);
     expect(s.hostKeyChecking).toBe('accept-new');
     expect(s.privateKeyFiles).toEqual([
       join(home, '.ssh/internal_ops_app.internal'),
