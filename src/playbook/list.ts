@@ -64,7 +64,8 @@ export function playTasksInOrder(play: Play): PlayNode[] {
 
 function selectedTasks(nodes: PlayNode[], sel: TagSelection, out: TaskNode[]): void {
   for (const n of nodes) {
-    if (n.kind === 'block') selectedTasks([...n.block, ...n.rescue, ...n.always], sel, out);
+    // ansible-playbook lists only the `block:` part of a block, never rescue/always.
+    if (n.kind === 'block') selectedTasks(n.block, sel, out);
     else if (taskSelectedByTags(n.tags, sel)) out.push(n);
   }
 }

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import YAML, { LineCounter } from 'yaml';
 import { argNames, isTemplated, validateArgs } from '../../modules/args.js';
 import {
   didYouMean,
@@ -170,9 +171,30 @@ export class PlaybookLoader {
       this.yamlCache.set(file, null);
       return undefined;
     }
-    for (const p of y.problems) this.problems.items.push(this.yamlHint(p, text));
+    // The first syntax error is the real one; the parser's later ones are its consequences.
+    const first = y.problems[0];
+    if (first) this.problems.items.push(this.yamlHint(this.yamlPosition(first, text, file), text));
     this.yamlCache.set(file, y);
     return y;
+  }
+
+  /**
+   * src/yaml/load.ts leaves syntax errors at 1:1 (the yaml library computes linePos only
+   * with prettyErrors); recompute the position from the error's offset.
+   */
+  private yamlPosition(p: Problem, text: string, file: string): Problem {
+    if (!p.pos || p.pos.line !== 1 || p.pos.col !== 1) return p;
+    const lc = new LineCounter();
+    const docs = YAML.parseAllDocuments(text, {
+      lineCounter: lc,
+      version: '1.1',
+      uniqueKeys: false,
+      prettyErrors: false,
+    });
+    const err = (Array.isArray(docs) ? docs : [docs]).flatMap((d) => d.errors)[0];
+    if (!err) return p;
+    const at = lc.linePos(err.pos[0]);
+    return { ...p, pos: { file, line: at.line, col: at.col } };
   }
 
   /** YAML errors caused by tabs or bad indentation get a hint about what to fix. */
@@ -373,6 +395,13 @@ export class PlaybookLoader {
     };
   }
 
+  /** Files of an import chain, relative to the playbook directory when under it. */
+  private chainText(files: string[]): string {
+    return files
+      .map((f) => (f.startsWith(`${this.playbookDir}/`) ? f.slice(this.playbookDir.length + 1) : f))
+      .join(' -> ');
+  }
+
   private unknownKeyword(key: string, where: SourcePos, what: string, allowed: Iterable<string>): void {
     const guess = didYouMean(key, allowed);
     this.add(
@@ -470,7 +499,7 @@ export class PlaybookLoader {
     }
     const cycle = [...chain, file];
     if (cycle.includes(path)) {
-      this.add(`circular import_playbook: ${[...cycle, path].join(' -> ')}`, srcPos(target));
+      this.add(`circular import_playbook: ${this.chainText([...cycle, path])}`, srcPos(target));
       return [];
     }
     const plays = this.loadPlaybookFile(path, srcPos(target), cycle);
@@ -1078,6 +1107,8 @@ export class PlaybookLoader {
       (k) => !names.has(k) && !(k === '_raw_params' && spec.freeForm) && !k.startsWith('_ansible_'),
     );
     for (const e of r.errors) {
+      // A misspelt argument usually is the "missing" one: report the spelling only.
+      if (unsupported.length > 0 && /^(missing required|one of the following)/.test(e)) continue;
       if (
         laterDefaults &&
         /^(missing required|one of the following|parameters are required together|\S+ is .* but)/.test(e)
@@ -1135,7 +1166,7 @@ export class PlaybookLoader {
       return [];
     }
     if (scope.chain.includes(path.found)) {
-      this.add(`circular import_tasks: ${[...scope.chain, path.found].join(' -> ')}`, srcPos(argsSrc));
+      this.add(`circular import_tasks: ${this.chainText([...scope.chain, path.found])}`, srcPos(argsSrc));
       return [];
     }
     return this.tasksFromFile(path.found, srcPos(argsSrc), {
