@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { DroverError, ExitCode, formatProblem, ValidationError } from '../src/errors.js';
 import { execCommand } from './exec.js';
 import { inventoryCommand } from './inventory.js';
+import { playbookCommand } from './playbook.js';
 import { vaultCommand } from './vault.js';
 
 function version(): string {
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
     )
     .showSuggestionAfterError(true)
     .exitOverride();
+  program.addCommand(playbookCommand());
   program.addCommand(execCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(vaultCommand());

@@ -28,8 +28,8 @@ export class AdhocOutput implements EventSink {
     this.o.write(`${this.o.color ? `\x1b[${C[color]}m${s}\x1b[0m` : s}\n`);
   }
 
-  private dump(r: TaskResult): string {
-    const clean = cleanResult(r, this.o.verbosity);
+  private dump(r: TaskResult, action: string): string {
+    const clean = cleanResult(r, this.o.verbosity, action);
     return this.o.oneline ? pyJson(clean) : pyJson(clean, { indent: 4 });
   }
 
@@ -52,12 +52,12 @@ export class AdhocOutput implements EventSink {
     switch (e.status) {
       case 'unreachable':
         if (this.o.oneline) this.out(`${e.host} | UNREACHABLE!: ${r.msg ?? ''}`, 'unreachable');
-        else this.out(`${e.host} | UNREACHABLE! => ${this.dump(r)}`, 'unreachable');
+        else this.out(`${e.host} | UNREACHABLE! => ${this.dump(r, e.task.action)}`, 'unreachable');
         return;
       case 'failed':
       case 'ignored':
         if (noJson) this.out(this.generic(e.host, r, 'FAILED'), 'error');
-        else this.out(`${e.host} | FAILED! => ${this.dump(r)}`, 'error');
+        else this.out(`${e.host} | FAILED! => ${this.dump(r, e.task.action)}`, 'error');
         return;
       case 'skipped':
         this.out(`${e.host} | SKIPPED`, 'skip');
@@ -66,7 +66,7 @@ export class AdhocOutput implements EventSink {
         const state = r.changed ? 'CHANGED' : 'SUCCESS';
         const color = r.changed ? 'changed' : 'ok';
         if (noJson) this.out(this.generic(e.host, r, state), color);
-        else this.out(`${e.host} | ${state} => ${this.dump(r)}`, color);
+        else this.out(`${e.host} | ${state} => ${this.dump(r, e.task.action)}`, color);
       }
     }
   }

@@ -37,12 +37,27 @@ type Color = keyof typeof COLORS;
 /** Keys Ansible's callback strips from results before printing them. */
 const INTERNAL = /^_ansible_/;
 
-export function cleanResult(r: TaskResult, verbosity: number): Record<string, unknown> {
+const DEBUG_ACTIONS = new Set(['debug', 'ansible.builtin.debug', 'ansible.legacy.debug']);
+const DEBUG_ALLOWED = new Set(['msg', 'exception', 'warnings', 'deprecations']);
+const DEBUG_HIDDEN = new Set(['changed', 'failed', 'skipped', 'invocation', 'skip_reason']);
+
+/**
+ * What Ansible's callbacks print of a result: TaskResult.clean_copy drops `failed` and
+ * `skipped` (the status is in the line already) and internal keys; debug shows only `msg`
+ * (or the variable); invocation and diff only at -vvv.
+ */
+export function cleanResult(r: TaskResult, verbosity: number, action?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const debug = action !== undefined && DEBUG_ACTIONS.has(action);
+  const hasMsg = 'msg' in r;
   for (const [k, v] of Object.entries(r)) {
-    if (INTERNAL.test(k) || v === undefined) continue;
-    if (k === 'invocation' && verbosity < 3) continue;
-    if (k === 'diff') continue;
+    if (INTERNAL.test(k) || k.startsWith('_drover') || v === undefined) continue;
+    if (k === 'failed' || k === 'skipped') continue;
+    if (k === 'invocation' && (verbosity < 3 || debug)) continue;
+    if (k === 'diff' && verbosity < 3) continue;
+    if (k === 'exception') continue;
+    if (debug && hasMsg && !DEBUG_ALLOWED.has(k)) continue;
+    if (debug && !hasMsg && DEBUG_HIDDEN.has(k)) continue;
     out[k] = v;
   }
   return out;
@@ -85,10 +100,10 @@ export class HumanOutput implements EventSink {
     }
   }
 
-  private dump(r: TaskResult, forceIndent = false): string {
+  private dump(r: TaskResult, action?: string): string {
     const verboseAlways = r._ansible_verbose_always === true;
-    const indent = this.o.verbosity > 2 || verboseAlways || forceIndent ? 4 : undefined;
-    return pyJson(cleanResult(r, this.o.verbosity), indent === undefined ? {} : { indent });
+    const indent = this.o.verbosity > 2 || verboseAlways ? 4 : undefined;
+    return pyJson(cleanResult(r, this.o.verbosity, action), indent === undefined ? {} : { indent });
   }
 
   private diff(r: TaskResult): void {
@@ -162,13 +177,13 @@ export class HumanOutput implements EventSink {
         if (!this.o.showSkipped) return;
         this.flushBanner();
         let msg = `skipping: ${host}${item}`;
-        if (verbose && r._ansible_verbose_override !== true) msg += ` => ${this.dump(r)}`;
+        if (verbose && r._ansible_verbose_override !== true) msg += ` => ${this.dump(r, e.task.action)}`;
         this.line(msg, 'skip');
         return;
       }
       case 'unreachable': {
         this.flushBanner();
-        this.line(`fatal: ${host}: UNREACHABLE! => ${this.dump(r)}`, 'unreachable');
+        this.line(`fatal: ${host}: UNREACHABLE! => ${this.dump(r, e.task.action)}`, 'unreachable');
         if (r._ansible_ignore_unreachable) this.line('...ignoring', 'skip');
         return;
       }
@@ -183,8 +198,9 @@ export class HumanOutput implements EventSink {
             `An exception occurred during task execution. To see the full traceback, use -vvv. The error was: ${stderr}`,
             'error',
           );
-        if (e.itemLabel !== undefined) this.line(`failed: ${host}${itemFail} => ${this.dump(r)}`, 'error');
-        else this.line(`fatal: ${host}: FAILED! => ${this.dump(r)}`, 'error');
+        if (e.itemLabel !== undefined)
+          this.line(`failed: ${host}${itemFail} => ${this.dump(r, e.task.action)}`, 'error');
+        else this.line(`fatal: ${host}: FAILED! => ${this.dump(r, e.task.action)}`, 'error');
         if (e.status === 'ignored') this.line('...ignoring', 'skip');
         return;
       }
@@ -196,7 +212,7 @@ export class HumanOutput implements EventSink {
         this.diff(r);
         const word = e.status === 'changed' ? 'changed' : 'ok';
         let msg = `${word}: ${host}${item}`;
-        if (verbose && r._ansible_verbose_override !== true) msg += ` => ${this.dump(r)}`;
+        if (verbose && r._ansible_verbose_override !== true) msg += ` => ${this.dump(r, e.task.action)}`;
         this.line(msg, e.status === 'changed' ? 'changed' : 'ok');
         return;
       }

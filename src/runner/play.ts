@@ -525,6 +525,11 @@ export class PlayRun {
     let r = await this.walkNodes(gate, b.block, host, scope, [...path, 0], rescuable || hasRescue);
     if (r === 'failed' && hasRescue && !host.unreachable) {
       host.failed = false;
+      if (host.lastFailure) {
+        // Ansible sets these as non-persistent facts for the rescue section.
+        host.hostFacts.ansible_failed_task = host.lastFailure.task;
+        host.hostFacts.ansible_failed_result = host.lastFailure.result;
+      }
       r = await this.walkNodes(gate, b.rescue, host, scope, [...path, 1], rescuable);
     }
     if (b.always.length > 0 && !host.unreachable && !this.endPlay && !this.shared.interrupted()) {
@@ -653,6 +658,10 @@ export class PlayRun {
         if (rescuable) stats.rescued++;
         else stats.failed++;
         host.failed = true;
+        host.lastFailure = {
+          task: { name: task.name ?? '', action: task.actionAs, args: task.args, id: task.id },
+          result: this.shared.redactor.redactValue(r),
+        };
         if (rescuable) status = 'failed';
         break;
       case 'ignored':

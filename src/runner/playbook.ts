@@ -28,37 +28,14 @@ export interface RunnerDeps {
   prompt?: (question: string, opts: { private: boolean; default?: unknown }) => Promise<string>;
   /** Set by Ctrl-C: stop scheduling new tasks, let running ones finish. */
   signal?: AbortSignal;
+  /** --tags / --skip-tags selection of a task by its effective tags (all tasks when absent). */
+  selected?: (tags: string[]) => boolean;
   ansibleVersion?: string;
 }
 
 export interface RunOutcome {
   exitCode: number;
   stats: Record<string, HostStats>;
-}
-
-/** Ansible's tag selection: `always` unless skipped, `never` only when asked, `tagged`/`untagged`/`all`. */
-export function tagSelector(only: string[], skip: string[]): (tags: string[]) => boolean {
-  const onlySet = new Set(only.length ? only : ['all']);
-  const skipSet = new Set(skip);
-  return (tags) => {
-    const t = new Set(tags);
-    let run: boolean;
-    if (onlySet.has('all')) run = !t.has('never') || [...t].some((x) => x !== 'never' && onlySet.has(x));
-    else run = false;
-    if (!run) {
-      if (t.has('always') && !t.has('never')) run = true;
-      else if ([...t].some((x) => onlySet.has(x))) run = true;
-      else if (onlySet.has('tagged') && t.size > 0 && !t.has('never')) run = true;
-      else if (onlySet.has('untagged') && t.size === 0) run = true;
-    }
-    if (run && skipSet.size > 0) {
-      if ([...t].some((x) => skipSet.has(x)) && !(t.has('always') && !skipSet.has('always'))) run = false;
-      if (skipSet.has('tagged') && t.size > 0) run = false;
-      if (skipSet.has('untagged') && t.size === 0) run = false;
-      if (skipSet.has('all') && !(t.has('always') && !skipSet.has('always'))) run = false;
-    }
-    return run;
-  };
 }
 
 function batchesOf(hosts: string[], serial: unknown): string[][] {
@@ -134,7 +111,7 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
     omit: deps.omit,
     playbookDir: pb.plays[0]?.baseDir ?? process.cwd(),
     interrupted: () => deps.signal?.aborted ?? false,
-    selected: tagSelector(o.tags, o.skipTags),
+    selected: deps.selected ?? (() => true),
     magic: {
       ansible_check_mode: o.check,
       ansible_diff_mode: o.diff,

@@ -23,6 +23,8 @@ export interface HostState {
   /** meta: end_host / end_play for this host. */
   ended: boolean;
   notified: Set<string>;
+  /** The last failed task and its result, for ansible_failed_task/_result in rescue. */
+  lastFailure?: { task: Record<string, unknown>; result: unknown };
 }
 
 export function newHostState(name: string): HostState {
