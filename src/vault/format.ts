@@ -14,6 +14,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
+  pbkdf2,
   pbkdf2Sync,
   randomBytes,
   timingSafeEqual,
@@ -101,7 +102,47 @@ export function formatEnvelope(body: string, id?: string): string {
 }
 
 export function deriveKeys(password: Uint8Array, salt: Uint8Array): DerivedKeys {
-  const km = pbkdf2Sync(password, salt, ITERATIONS, 2 * KEY_LEN + IV_LEN, 'sha256');
+  return splitKeyMaterial(pbkdf2Sync(password, salt, ITERATIONS, 2 * KEY_LEN + IV_LEN, 'sha256'));
+}
+
+/** The same derivation on libuv's thread pool, so many run in parallel with other work. */
+export function deriveKeysAsync(password: Uint8Array, salt: Uint8Array): Promise<DerivedKeys> {
+  return new Promise((res, rej) =>
+    pbkdf2(password, salt, ITERATIONS, 2 * KEY_LEN + IV_LEN, 'sha256', (e, km) =>
+      e ? rej(e) : res(splitKeyMaterial(km)),
+    ),
+  );
+}
+
+/**
+ * Every vault envelope in a text (a whole vault file, or a YAML file with inline `!vault`
+ * blocks), as label and salt; damaged envelopes are skipped (decrypting them reports why).
+ */
+export function findVaultSalts(text: string): { id: string | undefined; salt: Buffer }[] {
+  const found: { id: string | undefined; salt: Buffer }[] = [];
+  const lines = text.split(/\r?\n|\r/);
+  for (let i = 0; i < lines.length; i++) {
+    const at = lines[i]!.indexOf(`${VAULT_HEADER};`);
+    if (at < 0) continue;
+    const parts = lines[i]!.slice(at).trim().split(';');
+    let body = '';
+    let j = i + 1;
+    for (; j < lines.length; j++) {
+      const t = lines[j]!.trim();
+      if (!/^[0-9a-fA-F]+$/.test(t)) break;
+      body += t;
+    }
+    try {
+      found.push({ id: parts[3] || undefined, salt: parsePayload(body, 'scan').salt });
+    } catch {
+      // not decryptable anyway; the real decrypt reports it with its file name
+    }
+    i = j - 1;
+  }
+  return found;
+}
+
+function splitKeyMaterial(km: Buffer): DerivedKeys {
   return {
     cipherKey: km.subarray(0, KEY_LEN),
     hmacKey: km.subarray(KEY_LEN, 2 * KEY_LEN),

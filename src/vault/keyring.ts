@@ -8,11 +8,14 @@ import {
   DEFAULT_VAULT_ID,
   type DerivedKeys,
   deriveKeys,
+  deriveKeysAsync,
   encryptVaultText,
+  findVaultSalts,
   isVaultText,
   openPayload,
   parseEnvelope,
   parsePayload,
+  VAULT_HEADER,
 } from './format.js';
 
 export interface VaultSecret {
@@ -40,13 +43,15 @@ const NO_SECRET_HINT =
   'Give the password that encrypted it: --vault-password-file FILE, --vault-id LABEL@SOURCE or --ask-vault-pass.';
 // Deriving keys costs 10000 PBKDF2 rounds; a vars file loaded for every host would pay that
 // again and again without this cache. Salts are random per encryption, so it stays small.
-const KEY_CACHE_LIMIT = 512;
+const KEY_CACHE_LIMIT = 8192;
 
 export class Keyring {
   private readonly secrets: VaultSecret[];
   private readonly listeners: ((plaintext: string) => void)[] = [];
   private readonly keyCache = new Map<string, DerivedKeys>();
   private readonly idMatch: boolean;
+  /** Key derivations done on the main thread (not prepared ahead): for tests and -vvvv. */
+  syncDerivations = 0;
 
   constructor(secrets: VaultSecret[], opts: KeyringOptions = {}) {
     this.secrets = [...secrets];
@@ -74,13 +79,7 @@ export class Keyring {
       );
     }
     const fileId = env.id;
-    const ordered =
-      fileId === undefined
-        ? this.secrets
-        : [
-            ...this.secrets.filter((s) => s.id === fileId),
-            ...(this.idMatch ? [] : this.secrets.filter((s) => s.id !== fileId)),
-          ];
+    const ordered = this.candidates(fileId);
     const saltKey = payload.salt.toString('hex');
     for (const secret of ordered) {
       const plaintext = openPayload(payload, this.keysFor(secret, saltKey, payload.salt));
@@ -88,7 +87,11 @@ export class Keyring {
     }
     throw new VaultError(
       `Decryption failed (no vault secrets were found that could decrypt) on ${where}`,
-      NO_SECRET_HINT,
+      `The ${ordered.length === 1 ? 'vault secret' : `${ordered.length} vault secrets`} given (${ordered
+        .map((s) => `'${s.id}'`)
+        .join(
+          ', ',
+        )}) did not open it${fileId ? ` (it is labelled '${fileId}')` : ''}: check the password, or give the right one with --vault-id LABEL@SOURCE, --vault-password-file FILE or --ask-vault-pass.`,
     );
   }
 
@@ -182,17 +185,54 @@ export class Keyring {
     return (ciphertext, where) => this.decryptText(ciphertext, where);
   }
 
+  /**
+   * Derives the keys for every vault value in `texts` in parallel on the thread pool, so the
+   * synchronous decrypts that follow find them cached. Loaders call it with the files they are
+   * about to parse; the 10000 PBKDF2 rounds per value then overlap with each other and with
+   * other work (connecting to hosts) instead of blocking the event loop one by one.
+   */
+  async prepare(texts: Iterable<string>): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const text of texts) {
+      if (!text.includes(VAULT_HEADER)) continue;
+      for (const { id, salt } of findVaultSalts(text)) {
+        const secret = this.candidates(id)[0];
+        if (!secret) continue;
+        const key = this.cacheKey(secret, salt.toString('hex'));
+        if (this.keyCache.has(key)) continue;
+        jobs.push(deriveKeysAsync(secret.password, salt).then((k) => this.remember(key, k)));
+      }
+    }
+    await Promise.all(jobs);
+  }
+
+  private candidates(fileId: string | undefined): VaultSecret[] {
+    if (fileId === undefined) return this.secrets;
+    return [
+      ...this.secrets.filter((s) => s.id === fileId),
+      ...(this.idMatch ? [] : this.secrets.filter((s) => s.id !== fileId)),
+    ];
+  }
+
+  private cacheKey(secret: VaultSecret, saltHex: string): string {
+    return `${this.secrets.indexOf(secret)}:${saltHex}`;
+  }
+
+  private remember(key: string, k: DerivedKeys): void {
+    if (this.keyCache.size >= KEY_CACHE_LIMIT) {
+      const oldest = this.keyCache.keys().next().value;
+      if (oldest !== undefined) this.keyCache.delete(oldest);
+    }
+    this.keyCache.set(key, k);
+  }
+
   private keysFor(secret: VaultSecret, saltKey: string, salt: Buffer): DerivedKeys {
-    const idx = this.secrets.indexOf(secret);
-    const key = `${idx}:${saltKey}`;
+    const key = this.cacheKey(secret, saltKey);
     let k = this.keyCache.get(key);
     if (!k) {
       k = deriveKeys(secret.password, salt);
-      if (this.keyCache.size >= KEY_CACHE_LIMIT) {
-        const oldest = this.keyCache.keys().next().value;
-        if (oldest !== undefined) this.keyCache.delete(oldest);
-      }
-      this.keyCache.set(key, k);
+      this.syncDerivations++;
+      this.remember(key, k);
     }
     return k;
   }

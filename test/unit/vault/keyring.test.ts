@@ -158,6 +158,40 @@ describe('Keyring', () => {
     expect(seen).toEqual([key]);
   });
 
+  it('prepare() derives the keys of every inline value and whole file ahead, in parallel', async () => {
+    const kr = new Keyring([
+      { id: 'dev', password: Buffer.from('dev-pw') },
+      { id: 'prod', password: Buffer.from('prod-pw') },
+    ]);
+    const inline = (v: string, id: string): string =>
+      `!vault |\n${kr
+        .encrypt(v, { id })
+        .trimEnd()
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}`;
+    const yaml = Array.from(
+      { length: 12 },
+      (_, i) => `k${i}: ${inline(`value-${i}`, i % 2 ? 'prod' : 'dev')}`,
+    ).join('\n');
+    const whole = kr.encrypt('whole: file\n', { id: 'prod' });
+    await kr.prepare([yaml, whole, 'no vault here']);
+    const doc = loadYaml(yaml, 'many.yml', { decryptVault: kr.yamlDecryptor() }).docs[0] as Record<
+      string,
+      unknown
+    >;
+    expect(String(doc.k11)).toBe('value-11');
+    expect(kr.decrypt(whole, 'whole.yml').toString()).toBe('whole: file\n');
+    expect(kr.syncDerivations).toBe(0);
+    // Without prepare every value costs a derivation on the main thread.
+    const cold = new Keyring([
+      { id: 'dev', password: Buffer.from('dev-pw') },
+      { id: 'prod', password: Buffer.from('prod-pw') },
+    ]);
+    loadYaml(yaml, 'many.yml', { decryptVault: cold.yamlDecryptor() });
+    expect(cold.syncDerivations).toBe(12);
+  });
+
   it('noteSecretsIn registers every leaf of a decrypted vars file', () => {
     const kr = new Keyring([]);
     const seen: string[] = [];
