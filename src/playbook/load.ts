@@ -183,7 +183,7 @@ export class PlaybookLoader {
    * with prettyErrors); recompute the position from the error's offset.
    */
   private yamlPosition(p: Problem, text: string, file: string): Problem {
-    if (!p.pos || p.pos.line !== 1 || p.pos.col !== 1) return p;
+    if (p.pos?.line !== 1 || p.pos.col !== 1) return p;
     const lc = new LineCounter();
     const docs = YAML.parseAllDocuments(text, {
       lineCounter: lc,
