@@ -28,9 +28,9 @@ import {
 import { readAnsibleConfig } from './ansible-config.js';
 
 interface VaultFlags {
-  vaultId: string[];
-  vaultPasswordFile: string[];
-  vaultPassFile: string[];
+  vaultId?: string[];
+  vaultPasswordFile?: string[];
+  vaultPassFile?: string[];
   askVaultPass?: boolean;
   askVaultPassword?: boolean;
   verbose: number;
@@ -55,14 +55,16 @@ export interface VaultCommandDeps {
 
 type Action = 'create' | 'decrypt' | 'edit' | 'view' | 'encrypt' | 'encrypt_string' | 'rekey';
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 export function vaultCommand(deps: VaultCommandDeps = {}): Command {
   const cmd = new Command('vault')
     .description('encryption/decryption utility for Ansible data files (compatible with ansible-vault)')
     .addHelpText(
       'after',
-      "\nSee 'drover vault <command> --help' for more information on a specific command.",
+      "\nSee 'drover vault <command> --help' for more information on a specific command.\n" +
+        'Exit codes (as ansible-vault): 0 ok, 1 vault error (wrong password, damaged file, unreadable\n' +
+        'password file), 5 bad or missing options, 250 unexpected error.',
     );
 
   const sub = (
@@ -77,15 +79,13 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
         '--vault-id <id>',
         'the vault identity to use: LABEL@SOURCE, SOURCE a password file, script or "prompt" (repeatable)',
         collect,
-        [],
       )
       .option(
         '--vault-password-file <file>',
         'vault password file: plain, or executable to print it (repeatable)',
         collect,
-        [],
       )
-      .addOption(new Option('--vault-pass-file <file>').hideHelp().argParser(collect).default([]))
+      .addOption(new Option('--vault-pass-file <file>').hideHelp().argParser(collect))
       .option('-J, --ask-vault-pass', 'ask for vault password')
       .addOption(new Option('--ask-vault-password').hideHelp())
       .option('-v, --verbose', 'more output (repeatable)', (_v: string, n: number) => n + 1, 0);
@@ -130,7 +130,7 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
     .argument('[string_to_encrypt...]', 'String to encrypt (stdin when none or -)')
     .option('-p, --prompt', 'Prompt for the string to encrypt')
     .option('--show-input', 'Do not hide input when prompted for the string to encrypt')
-    .option('-n, --name <name>', 'Specify the variable name (repeatable)', collect, [])
+    .option('-n, --name <name>', 'Specify the variable name (repeatable)', collect)
     .option('--stdin-name <name>', 'Specify the variable name for stdin')
     .action(run('encrypt_string'));
   sub('rekey', 'Re-key a vault encrypted file', { encryptId: true })
