@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountsUnder, processesMountingUnder } from '../../src/machine/cleanup.js';
-import { portFree } from '../../src/machine/ports.js';
+import { findFreePortRange, portFree } from '../../src/machine/ports.js';
 import { processesRootedUnder } from '../../src/machine/processes.js';
 import { DPW_PASSWORD, type Fleet, startFleet } from '../lab/fleet.js';
 import { repoRoot } from '../lab/repo-root.js';
@@ -176,7 +176,9 @@ describe('shared e2e fleet', () => {
     await runSsh(fleet, 'h05', 'mkdir -p /opt/probe && echo 1 > /opt/probe/f');
     const d1 = await fleet.digest('h05');
     expect(d1).not.toBe(d0);
-    expect(fleet.diff(after, await fleet.snapshot('h05')).added).toEqual(['opt', 'opt/probe', 'opt/probe/f']);
+    expect(fleet.diff(after, await fleet.snapshot('h05')).added).toEqual(
+      existsSync('/opt') ? ['opt/probe', 'opt/probe/f'] : ['opt', 'opt/probe', 'opt/probe/f'],
+    );
 
     await runSsh(fleet, 'h05', 'chmod 600 /opt/probe/f');
     const d2 = await fleet.digest('h05');
@@ -187,6 +189,22 @@ describe('shared e2e fleet', () => {
     // Deleting a lower-layer file leaves a whiteout: a change too.
     await runSsh(fleet, 'h05', 'rm /etc/issue.net');
     expect(fleet.diff(await fleet.snapshot('h05'), before).removed).toContain('etc/issue.net');
+  });
+
+  it('a temp file written and removed is no change; a directory removed and made again is', async () => {
+    touched.add('h10');
+    const d0 = await fleet.digest('h10');
+    const r = await runSsh(
+      fleet,
+      'h10',
+      't=$(mktemp /tmp/x.XXXXXX) && echo x > "$t" && rm "$t" && ls -d /tmp',
+    );
+    expect(r.code).toBe(0);
+    // /tmp was copied up into the upper layer, but it is the same as before.
+    expect(existsSync(join(fleet.host('h10').upperDir, 'tmp'))).toBe(true);
+    expect(await fleet.digest('h10')).toBe(d0);
+    await runSsh(fleet, 'h10', 'rm -rf /etc/apt && mkdir /etc/apt && chmod 755 /etc/apt');
+    expect(await fleet.digest('h10')).not.toBe(d0);
   });
 
   it('stopHost, startHost and resetHost', async () => {
@@ -232,7 +250,12 @@ describe('own fleets', () => {
   it('boots 100 hosts, all answer, and stopping leaves nothing', async () => {
     const dir = join(root, '.lab', 'e2e-100');
     const t0 = performance.now();
-    const fleet = await startFleet({ count: 100, dir, basePort: 22600, prefix: 'm' });
+    const fleet = await startFleet({
+      count: 100,
+      dir,
+      basePort: await findFreePortRange(100, 22600),
+      prefix: 'm',
+    });
     const bootMs = performance.now() - t0;
     try {
       expect(fleet.hosts).toHaveLength(100);
@@ -267,10 +290,15 @@ describe('own fleets', () => {
     return { pid: child.pid ?? 0, output: () => out, exited };
   }
 
-  async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  async function until(
+    check: () => boolean | Promise<boolean>,
+    what: string,
+    ms = 20_000,
+    output: () => string = () => '',
+  ): Promise<void> {
     const end = Date.now() + ms;
     while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; output:\n${output()}`);
       await sleep(10);
     }
   }
@@ -278,23 +306,25 @@ describe('own fleets', () => {
   it('`down` after a kill -9 of a holding `up` leaves no process and no mount', async () => {
     expect(existsSync(cli), 'run `npm run build` first').toBe(true);
     const dir = join(root, '.lab', 'e2e-crash');
-    const up = launch(['up', '3', '--hold', '--dir', dir, '--base-port', '22700']);
-    await until(() => up.output().includes('holding'), '`up` to report its hosts');
+    const base = await findFreePortRange(3, 22800);
+    const up = launch(['up', '3', '--hold', '--dir', dir, '--base-port', String(base)]);
+    await until(() => up.output().includes('holding'), '`up` to report its hosts', 20_000, up.output);
     process.kill(up.pid, 'SIGKILL');
     await up.exited;
     // The trap this guards against: the hosts outlive their launcher.
     expect((await processesRootedUnder([dir])).length).toBeGreaterThanOrEqual(3);
-    expect((await banner(22700)).startsWith('SSH-2.0-')).toBe(true);
+    expect((await banner(base)).startsWith('SSH-2.0-')).toBe(true);
 
     const down = await runCommand(process.execPath, [cli, 'down', '--dir', dir]);
     expect(down.code).toBe(0);
     expect(await leftovers(dir)).toEqual(NOTHING);
-    for (const port of [22700, 22701, 22702]) expect(await portFree(port)).toBe(true);
+    for (const port of [base, base + 1, base + 2]) expect(await portFree(port)).toBe(true);
   });
 
   it('`down` after a kill -9 of `up` in the middle of booting leaves nothing', async () => {
     const dir = join(root, '.lab', 'e2e-crash-mid');
-    const up = launch(['up', '40', '--dir', dir, '--base-port', '22710']);
+    const base = await findFreePortRange(40, 22810);
+    const up = launch(['up', '40', '--dir', dir, '--base-port', String(base)]);
     await until(() => existsSync(join(dir, 'hosts', 'h01', 'host.json')), 'the first host to start booting');
     process.kill(up.pid, 'SIGKILL');
     await up.exited;
@@ -303,6 +333,6 @@ describe('own fleets', () => {
     const down = await runCommand(process.execPath, [cli, 'down', '--dir', dir]);
     expect(down.code).toBe(0);
     expect(await leftovers(dir)).toEqual(NOTHING);
-    for (let port = 22710; port < 22750; port++) expect(await portFree(port)).toBe(true);
+    for (let port = base; port < base + 40; port++) expect(await portFree(port)).toBe(true);
   });
 });

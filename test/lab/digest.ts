@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
@@ -20,6 +21,8 @@ export type Snapshot = Map<string, string>;
 export async function snapshotDir(
   upperDir: string,
   exclude: readonly string[] = LOGIN_NOISE,
+  /** When given, directories that are mere copy-ups of this lower layer are left out. */
+  lowerDir?: string,
 ): Promise<Snapshot> {
   const out: Snapshot = new Map();
   const skip = new Set(exclude.map((p) => p.replace(/^\/+/, '')));
@@ -48,7 +51,59 @@ export async function snapshotDir(
     }
   };
   await walk('');
+  if (lowerDir !== undefined) await dropPureCopyUps(out, upperDir, lowerDir);
   return out;
+}
+
+/**
+ * Writing a file copies its parent directories up into the upper layer even when the file
+ * is removed again (a temp file in /tmp): such a directory, same type, mode and owner as
+ * in the lower layer and not opaque, is not a change. An opaque one (removed and made
+ * again: the lower's children are gone) stays.
+ */
+async function dropPureCopyUps(snap: Snapshot, upperDir: string, lowerDir: string): Promise<void> {
+  const candidates: string[] = [];
+  for (const [rel, desc] of snap) {
+    if (rel === '.' || !desc.startsWith('dir ')) continue;
+    try {
+      const st = await lstat(join(lowerDir, rel));
+      if (st.isDirectory() && desc === `dir ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`) {
+        candidates.push(rel);
+      }
+    } catch {
+      // only in the upper layer: a new directory
+    }
+  }
+  if (candidates.length === 0) return;
+  const opaque = await opaqueDirs(candidates.map((rel) => join(upperDir, rel)));
+  candidates.forEach((rel, i) => {
+    if (!opaque[i]) snap.delete(rel);
+  });
+}
+
+// Node cannot read xattrs; python3 is on every machine that runs ansible-core, the lab's oracle.
+// ENODATA (61) / ENOTSUP (95): not opaque; any other failure prints '?', which counts as opaque.
+const OPAQUE_PY = `import os,sys
+for p in sys.stdin.read().split(chr(0)):
+    try: v = os.getxattr(p, 'trusted.overlay.opaque')
+    except OSError as e: v = b'' if e.errno in (61, 95) else b'?'
+    sys.stdout.write('1' if v != b'' else '0')
+`;
+
+/** Per path: opaque, or unknown (python3 missing): then it counts as a change. */
+async function opaqueDirs(paths: string[]): Promise<boolean[]> {
+  const answer = await new Promise<string>((resolve) => {
+    const child = spawn('python3', ['-c', OPAQUE_PY], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.once('error', () => resolve(''));
+    child.once('close', () => resolve(out));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(paths.join('\0'));
+  });
+  return paths.map((_, i) => answer[i] !== '0');
 }
 
 export function digestOf(snapshot: Snapshot): string {

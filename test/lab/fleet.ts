@@ -184,7 +184,8 @@ export class Fleet {
 
   /** Every entry of the host's upper layer (what it changed), minus sshd's login bookkeeping. */
   snapshot(name: string, exclude: readonly string[] = LOGIN_NOISE): Promise<Snapshot> {
-    return snapshotDir(this.host(name).upperDir, exclude);
+    // Hosts boot from the machine's own `/`: that is the lower layer to compare with.
+    return snapshotDir(this.host(name).upperDir, exclude, '/');
   }
 
   /** A digest of the host's upper layer: equal before and after a run that wrote nothing. */

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,31 @@ describe('upper dir digest', () => {
     expect(diffSnapshots(before, await snapshotDir(dir))).toEqual({ added: [], removed: [], changed: ['l'] });
     await unlink(join(dir, 'l'));
     expect(diffSnapshots(before, await snapshotDir(dir)).removed).toEqual(['l']);
+  });
+
+  it('with a lower dir, leaves out directories that are mere copy-ups, keeps opaque ones', async () => {
+    const lower = await mkdtemp(join(tmpdir(), 'drover-lower-'));
+    const upper = await mkdtemp(join(tmpdir(), 'drover-upper-'));
+    try {
+      for (const d of ['same', 'moded', 'opaque']) {
+        await mkdir(join(lower, d), { mode: 0o755 });
+        await mkdir(join(upper, d), { mode: 0o755 });
+        await chmod(join(lower, d), 0o755);
+        await chmod(join(upper, d), 0o755);
+      }
+      await chmod(join(upper, 'moded'), 0o700);
+      await mkdir(join(upper, 'new'));
+      const py = spawnSync('python3', [
+        '-c',
+        `import os; os.setxattr(${JSON.stringify(join(upper, 'opaque'))}, 'trusted.overlay.opaque', b'y')`,
+      ]);
+      expect(py.status, py.stderr.toString()).toBe(0);
+      const keys = [...(await snapshotDir(upper, [], lower)).keys()].sort();
+      expect(keys).toEqual(['.', 'moded', 'new', 'opaque']);
+    } finally {
+      await rm(lower, { recursive: true, force: true });
+      await rm(upper, { recursive: true, force: true });
+    }
   });
 
   it('takes extra exclusions', async () => {
