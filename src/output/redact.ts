@@ -131,7 +131,8 @@ export class Redactor {
   }
 
   private addPattern(s: string): void {
-    if (s.length < MIN_SUBSTRING_LENGTH || this.patterns.has(s)) return;
+    // Measured without surrounding whitespace: " a " would otherwise mask every lone "a".
+    if (s.trim().length < MIN_SUBSTRING_LENGTH || this.patterns.has(s)) return;
     this.patterns.add(s);
     this.dirty = true;
   }

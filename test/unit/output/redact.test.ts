@@ -25,6 +25,9 @@ describe('Redactor', () => {
     r.add('ab');
     expect(r.redact('about a cab')).toBe('about a cab');
     expect(r.redactValue({ password: 'ab', other: 'abc' })).toEqual({ password: MASK, other: 'abc' });
+    r.add('   ');
+    r.add(' x ');
+    expect(r.redact('this is a test  x  of   spaces')).toBe('this is a test  x  of   spaces');
     expect(r.size).toBe(0);
   });
 
