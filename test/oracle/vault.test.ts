@@ -313,3 +313,38 @@ describe('ansible.cfg', () => {
     expect(ok(ansibleVault(['view', '--vault-password-file', join(cfgDir, 'vault-pass'), f]))).toBe(PLAIN);
   });
 });
+
+describe('through the main drover CLI', () => {
+  it('drover vault encrypt_string → ansible-playbook uses the value; wrong password exits 1', () => {
+    const main = (args: string[], input?: string) =>
+      sh(process.execPath, ['--import', TSX, join(ROOT, 'cli/drover.ts'), 'vault', ...args], input);
+    const out = ok(
+      main(
+        ['encrypt_string', '--vault-id', 'prod@pw-b', '--stdin-name', 'deploy_key'],
+        'line one\nline two\n',
+      ),
+    );
+    const vars = file('main-vars.yml', `${out}\n`);
+    const play = file(
+      'main-play.yml',
+      '- hosts: localhost\n  gather_facts: false\n  tasks:\n    - assert: { that: [\'deploy_key == "line one\\nline two\\n"\'] }\n',
+    );
+    const r = sh(
+      'ansible-playbook',
+      [play, '-c', 'local', '-e', `@${vars}`, '--vault-id', 'prod@pw-b'],
+      undefined,
+      {
+        ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      },
+    );
+    expect(r.stdout).toMatch(/ok=1 .*failed=0/);
+    expect(r.status).toBe(0);
+    const f = file('main-locked.yml', PLAIN);
+    ok(main(['encrypt', '--vault-password-file', 'pw-a', f]));
+    const wrong = main(['view', '--vault-password-file', 'pw-b', f]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain(
+      `Decryption failed (no vault secrets were found that could decrypt) on ${f}`,
+    );
+  });
+});
