@@ -91,8 +91,11 @@ export function parseEnvelope(text: string, where: string): VaultEnvelope {
 /** Header plus body in 80-column lines, newline-terminated, exactly as Ansible writes it. */
 export function formatEnvelope(body: string, id?: string): string {
   const labelled = id !== undefined && id !== '' && id !== DEFAULT_VAULT_ID;
-  if (labelled && /[;\s]/.test(id)) {
-    throw new VaultError(`'${id}' is not a valid vault id: ';' and whitespace are not allowed in vault ids`);
+  // Ansible forbids only ';' (the header separator); a line break would end the header.
+  if (labelled && /[;\r\n]/.test(id)) {
+    throw new VaultError(
+      `'${id}' is not a valid vault id. The characters ';' and line breaks are not allowed in vault ids`,
+    );
   }
   const header = labelled ? `${VAULT_HEADER};1.2;${CIPHER};${id}` : `${VAULT_HEADER};1.1;${CIPHER}`;
   const lines = [header];
