@@ -73,7 +73,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('-C, --check', 'dry run: report what would change without changing anything')
     .option('-D, --diff', 'show the differences in files and templates')
     .option('-u, --user <user>', 'connect as this user')
-    .option('--private-key, --key-file <file>', 'use this private key file')
+    .option('--key-file, --private-key <file>', 'use this private key file')
     .option('-c, --connection <type>', 'connection type (ssh, local)')
     .option('-T, --timeout <seconds>', 'connection timeout in seconds')
     .option('-k, --ask-pass', 'ask for the connection password')
@@ -81,11 +81,11 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--become-user <user>', 'become this user (default root)')
     .option('--become-method <method>', 'privilege escalation method (sudo, su)')
     .option('-K, --ask-become-pass', 'ask for the privilege escalation password')
-    .option('--vault-password-file, --vault-pass-file <file>', 'vault password file (repeatable)', collect)
+    .option('--vault-pass-file, --vault-password-file <file>', 'vault password file (repeatable)', collect)
     .option('--vault-id <id>', 'vault identity label@source (repeatable)', collect)
     .addOption(new Option('-J, --ask-vault-pass', 'ask for the vault password').conflicts([]))
     .option(
-      '--output, --report <format[:path]>',
+      '--report, --output <format[:path]>',
       'also write results as json (JSON lines), summary, junit, html or github (repeatable)',
       collect,
     );

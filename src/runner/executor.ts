@@ -64,6 +64,26 @@ function pyRepr(v: unknown): string {
   return JSON.stringify(v);
 }
 
+export const NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER';
+
+/** Ansible's remove_values: no_log argument values replaced in a module result, except its diff. */
+export function maskNoLogValues(r: TaskResult, values: string[]): TaskResult {
+  const mask = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      let out = v;
+      for (const secret of values) if (out.includes(secret)) out = out.split(secret).join(NO_LOG_PLACEHOLDER);
+      return out;
+    }
+    if (Array.isArray(v)) return v.map(mask);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)]));
+    return v;
+  };
+  const out: TaskResult = {};
+  for (const [k, v] of Object.entries(r)) out[k] = k === 'diff' ? v : mask(v);
+  return out;
+}
+
 export function statusOf(r: TaskResult, ignoreErrors: boolean): HostStatus {
   if (r.unreachable) return 'unreachable';
   if (r.failed) return ignoreErrors ? 'ignored' : 'failed';
@@ -437,8 +457,12 @@ export class TaskExecutor {
     if (v.errors.length > 0) {
       return { status: 'failed', result: { failed: true, changed: false, msg: v.errors.join('. ') } };
     }
+    // no_log arguments (passwords, copy's content) are masked in what the module returns, as
+    // AnsibleModule.exit_json does; the diff is the action's own and stays readable.
+    const noLogValues: string[] = [];
     for (const [name, def] of Object.entries(mod.args.options)) {
-      if (def.noLog && typeof v.args[name] === 'string') this.run.redactor.add(v.args[name] as string);
+      const val = v.args[name];
+      if (def.noLog && typeof val === 'string' && val.length > 0) noLogValues.push(val);
     }
     const check = this.checkMode(task, vars);
     if (check && mod.check === 'none' && task.action !== 'raw') {
@@ -496,7 +520,7 @@ export class TaskExecutor {
       }
       throw e;
     }
-    const result = next;
+    const result = noLogValues.length > 0 ? maskNoLogValues(next, noLogValues) : next;
     if (v.warnings.length > 0) result.warnings = [...(result.warnings ?? []), ...v.warnings];
     if (result.changed === undefined) result.changed = false;
     const out: TaskOutcome = { status: statusOf(result, false), result };
