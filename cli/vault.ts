@@ -4,7 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { DroverError } from '../src/errors.js';
 import {
   createFile,
@@ -142,6 +142,9 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
     )
     .option('--new-vault-id <id>', 'the new vault identity to use for rekey')
     .action(run('rekey'));
+  // Usage errors surface as CommanderError (exit 2, as argparse in ansible-vault) to whoever
+  // parses: the main program maps them, and so does the direct entry below.
+  for (const c of cmd.commands) c.exitOverride();
   return cmd;
 }
 
@@ -395,7 +398,12 @@ function invokedDirectly(): boolean {
 }
 if (invokedDirectly()) {
   const program = vaultCommand().name('drover-vault');
+  program.exitOverride();
   program.parseAsync(process.argv).catch((e: unknown) => {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.code.startsWith('commander.help') || e.code === 'commander.version' ? 0 : 2;
+      return;
+    }
     process.stderr.write(`ERROR! ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = e instanceof VaultError ? e.exitCode : 250;
   });

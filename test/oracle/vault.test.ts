@@ -221,6 +221,8 @@ describe('errors', () => {
       ['create', '--vault-password-file', 'pw-a', 'x1', 'x2'],
       ['encrypt_string', '--vault-password-file', 'pw-a', ''],
       ['encrypt', '--vault-id', 'a;b@pw-a', 'x'],
+      ['view', '--no-such-flag', 'x'],
+      ['rekey', '--new-vault-id', 'x@pw-a', '--new-vault-password-file', 'pw-b', 'x'],
     ]) {
       const ours = drover(args);
       const theirs = ansibleVault(args);
