@@ -64,7 +64,7 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
       'after',
       "\nSee 'drover vault <command> --help' for more information on a specific command.\n" +
         'Exit codes (as ansible-vault): 0 ok, 1 vault error (wrong password, damaged file, unreadable\n' +
-        'password file), 5 bad or missing options, 250 unexpected error.',
+        'password file), 5 contradictory or missing options, 2 unknown flags, 250 unexpected error.',
     );
 
   const sub = (
