@@ -75,6 +75,15 @@ describe('shared e2e fleet', () => {
     expect(kh.trim().split('\n')).toHaveLength(20);
     expect(kh).toContain('[127.0.0.1]:22219 ssh-ed25519 ');
     expect(await readFile(fleet.ansibleCfgFile, 'utf8')).toContain(`control_path_dir = ${fleet.dir}/cp`);
+    const viaConfig = await runCommand('ssh', [
+      '-F',
+      fleet.info.sshConfigFile,
+      '-o',
+      'BatchMode=yes',
+      'h03',
+      'hostname',
+    ]);
+    expect(viaConfig).toMatchObject({ code: 0, stdout: 'h03\n' });
   });
 
   it('every host answers ssh (OpenSSH client, strict host key check) with its own hostname', async () => {
@@ -273,6 +282,22 @@ describe('own fleets', () => {
     expect(await leftovers(dir)).toEqual(NOTHING);
     for (const h of fleet.hosts) expect(await portFree(h.port)).toBe(true);
     console.log(`100 hosts booted in ${Math.round(bootMs)} ms`);
+  });
+
+  it('a Fleet replaced by a newer startFleet in its dir does not stop the newer one', async () => {
+    const dir = join(root, '.lab', 'e2e-replace');
+    const old = await startFleet({ count: 1, dir, basePort: await findFreePortRange(1, 22900) });
+    const port = await findFreePortRange(1, 22901);
+    const now = await startFleet({ count: 1, dir, basePort: port });
+    try {
+      expect(await old.isCurrent()).toBe(false);
+      await old.stop();
+      expect(await now.isRunning('h01')).toBe(true);
+      expect((await banner(port)).startsWith('SSH-2.0-')).toBe(true);
+    } finally {
+      await now.stop();
+    }
+    expect(await leftovers(dir)).toEqual(NOTHING);
   });
 
   const cli = join(root, 'dist', 'test', 'lab', 'cli.js');
