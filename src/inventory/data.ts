@@ -166,6 +166,7 @@ export class InventoryData {
   readonly groups = new Map<string, Group>();
   readonly hosts = new Map<string, Host>();
   localhost: Host | undefined;
+  private readonly implicitHosts = new Map<string, Host>();
   currentSource: string | undefined;
   readonly warnings: string[] = [];
 
@@ -252,12 +253,15 @@ export class InventoryData {
     const h = this.hosts.get(name);
     if (h) return h;
     if (!LOCALHOST_NAMES.has(name)) return undefined;
+    // One implicit host per name: each `ansible` run creates it under the name first asked for.
+    const made = this.implicitHosts.get(name);
+    if (made) return made;
     if (this.localhost) return this.localhost;
     const local = new Host(name);
     local.implicit = true;
     local.vars.ansible_python_interpreter = pythonInterpreter;
     local.vars.ansible_connection = 'local';
-    this.localhost = local;
+    this.implicitHosts.set(name, local);
     return local;
   }
 }

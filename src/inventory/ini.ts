@@ -11,8 +11,6 @@ import { iniValue } from './literal.js';
 
 const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/u;
 const GROUPNAME = /^([^:\]\s]+)\s*(?:#.*)?$/u;
-// Python's unicode-aware `^[\d\W]|[^\w]` (constants.INVALID_VARIABLE_NAMES).
-const INVALID_GROUP_CHARS = /^\p{Nd}|[^\p{L}\p{N}_]/gu;
 
 export class IniLineError extends Error {
   constructor(
@@ -123,7 +121,8 @@ export function parseIni(inv: InventoryData, text: string, file: string): Proble
     if (!line || line[0] === '#' || line[0] === ';') continue;
     const m = SECTION.exec(line);
     if (m) {
-      groupname = m[1]!.replace(INVALID_GROUP_CHARS, '_');
+      // Ansible 2.14 keeps invalid characters (TRANSFORM_INVALID_GROUP_CHARS=never) and only warns.
+      groupname = m[1]!;
       state = m[2] ?? 'hosts';
       sectionOk = true;
       if (state !== 'hosts' && state !== 'children' && state !== 'vars') {

@@ -71,8 +71,9 @@ export class Inventory {
     private readonly store: VarsFileStore,
     private readonly warn: (message: string) => void,
     readonly sources: string[],
+    cwd: string,
   ) {
-    this.matcher = new PatternMatcher({ data, warn, pythonInterpreter: IMPLICIT_LOCALHOST_PYTHON });
+    this.matcher = new PatternMatcher({ data, warn, pythonInterpreter: IMPLICIT_LOCALHOST_PYTHON, cwd });
   }
 
   /** Host names in inventory order (the order of the `all` pattern). */
@@ -434,7 +435,7 @@ export async function loadInventory(opts: InventoryOptions): Promise<Inventory> 
   for (const w of [...loader.warnings, ...data.warnings.splice(0)]) warn(w);
   if (loader.problems.length > 0) throw new ValidationError(loader.problems);
   const store = new VarsFileStore(opts.decryptVault);
-  const inv = new Inventory(data, sourceDirs, store, warn, opts.sources);
+  const inv = new Inventory(data, sourceDirs, store, warn, opts.sources, cwd);
   preloadVars(inv, store, sourceDirs);
   throwStoreProblems(store, warn);
   if (opts.playbookDir !== undefined) await inv.setPlaybookDir(resolve(cwd, opts.playbookDir));

@@ -4,6 +4,7 @@
  * ansible/cli/inventory.py; the internal magic vars it strips are never part of ours.
  */
 import YAML from 'yaml';
+import { UnsafeString, VaultString } from '../yaml/load.js';
 import type { Group } from './data.js';
 import type { Inventory } from './inventory.js';
 
@@ -13,7 +14,35 @@ export interface OutputOptions {
 }
 
 function hostVarsFor(inv: Inventory, host: string, opts: OutputOptions): Record<string, unknown> {
-  return opts.export ? inv.ownHostVars(host) : inv.hostVars(host);
+  return ansibleJsonValue(opts.export ? inv.ownHostVars(host) : inv.hostVars(host)) as Record<
+    string,
+    unknown
+  >;
+}
+
+/**
+ * Values as Ansible's JSON encoder writes them: inline `!vault` values stay encrypted
+ * (`{"__ansible_vault": ...}`), YAML dates become ISO dates.
+ */
+export function ansibleJsonValue(v: unknown): unknown {
+  if (v instanceof VaultString) {
+    // The YAML loader trims the block; `|` blocks (what encrypt_string prints) end in one newline.
+    return { __ansible_vault: v.ciphertext.endsWith('\n') ? v.ciphertext : `${v.ciphertext}\n` };
+  }
+  if (v instanceof UnsafeString) return v.value;
+  if (v instanceof Date) {
+    const iso = v.toISOString();
+    return iso.endsWith('T00:00:00.000Z')
+      ? iso.slice(0, 10)
+      : iso.replace('T', ' ').replace(/\.000Z$|Z$/, '+00:00');
+  }
+  if (Array.isArray(v)) return v.map(ansibleJsonValue);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = ansibleJsonValue(x);
+    return out;
+  }
+  return v;
 }
 
 /** `ansible-inventory --list` as a JS object. */
@@ -31,7 +60,7 @@ export function inventoryList(inv: Inventory, opts: OutputOptions = {}): Record<
         seen.add(sub.name);
       }
     }
-    if (opts.export) entry.vars = inv.groupVars(group.name);
+    if (opts.export) entry.vars = ansibleJsonValue(inv.groupVars(group.name));
     for (const k of ['hosts', 'vars', 'children']) {
       const v = entry[k];
       if (v !== undefined && (Array.isArray(v) ? v.length === 0 : Object.keys(v as object).length === 0))
@@ -71,7 +100,7 @@ export function inventoryYaml(inv: Inventory, opts: OutputOptions = {}): Record<
     }
     entry.hosts = hosts;
     if (opts.export) {
-      const gv = inv.groupVars(group.name);
+      const gv = ansibleJsonValue(inv.groupVars(group.name)) as Record<string, unknown>;
       if (Object.keys(gv).length > 0) entry.vars = gv;
     }
     for (const k of ['hosts', 'vars', 'children']) {

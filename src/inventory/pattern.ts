@@ -5,6 +5,7 @@
  * names too when the pattern has wildcards; `[i]`, `[a:b]`, `[-1]` subscripts.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseAddress } from './address.js';
 import type { Host, InventoryData } from './data.js';
 import { LOCALHOST_NAMES } from './data.js';
@@ -79,6 +80,8 @@ export interface PatternContext {
   data: InventoryData;
   warn: (message: string) => void;
   pythonInterpreter: string;
+  /** Where `@retryfile` limits are resolved from. */
+  cwd: string;
 }
 
 export class PatternMatcher {
@@ -91,9 +94,12 @@ export class PatternMatcher {
 
   /** Hosts matching `pattern`, restricted to `limit` when given (Ansible's get_hosts). */
   getHosts(pattern: string | string[], limit?: string | string[]): Host[] {
+    // Fresh per call, so every selection warns about its own unmatched names (as each
+    // `ansible` run does); the cache still spares repeats inside one pattern and its limit.
+    this.cache.clear();
     let hosts = this.evaluate(splitHostPattern(pattern));
     if (limit !== undefined) {
-      const subset = new Set(this.evaluate(expandLimit(limit)));
+      const subset = new Set(this.evaluate(expandLimit(limit, this.ctx.cwd)));
       hosts = hosts.filter((h) => subset.has(h));
     }
     return [...new Set(hosts)];
@@ -131,7 +137,8 @@ export class PatternMatcher {
     if (subscript && hosts.length > 0) {
       const [start, end] = subscript;
       const at = (i: number): number => (i < 0 ? hosts.length + i : i);
-      if (end !== undefined) {
+      // Python's `if end:` treats [x:0] like [x].
+      if (end !== undefined && end !== 0) {
         const e = end === -1 ? hosts.length - 1 : end;
         hosts = hosts.slice(Math.max(0, at(start)), e + 1);
       } else {
@@ -187,14 +194,14 @@ export class PatternMatcher {
 }
 
 /** `--limit` patterns, with `@file` entries replaced by the file's lines. */
-export function expandLimit(limit: string | string[]): string[] {
+export function expandLimit(limit: string | string[], cwd = process.cwd()): string[] {
   const out: string[] = [];
   for (const x of splitHostPattern(limit)) {
     if (x[0] !== '@') {
       out.push(x);
       continue;
     }
-    const file = x.slice(1);
+    const file = resolve(cwd, x.slice(1));
     const st = (() => {
       try {
         return statSync(file);

@@ -1,0 +1,268 @@
+/**
+ * Every fixture in test/fixtures/inventory is read by drover and by ansible-core 2.14
+ * (`ansible-inventory --list`, `--host H`, `ansible PATTERN --list-hosts`); the results
+ * must be equal as JSON, host lists equal in order, unmatched-pattern warnings equal.
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/inventory.js';
+import { inventoryHost, inventoryList } from '../../src/inventory/output.js';
+import { Keyring } from '../../src/vault/index.js';
+
+interface Case {
+  sources: string[];
+  hosts?: string[];
+  patterns?: string[];
+  limits?: [string, string][];
+  playbookDir?: string;
+  vaultPassword?: string;
+  /** Patterns whose host order Ansible leaves to Python set iteration: compared as sets. */
+  setOrder?: string[];
+}
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+const FIXTURES = join(import.meta.dirname, '../fixtures/inventory');
+// DROVER_INV_FIXTURE=name runs one fixture (while debugging a difference).
+const names = readdirSync(FIXTURES)
+  .sort()
+  .filter((n) => !process.env.DROVER_INV_FIXTURE || n === process.env.DROVER_INV_FIXTURE);
+const work = mkdtempSync(join(tmpdir(), 'drover-inv-oracle-'));
+const env = {
+  ...process.env,
+  ANSIBLE_INVENTORY_ENABLED: 'host_list,script,auto,yaml,ini,toml',
+  ANSIBLE_LOCALHOST_WARNING: 'False',
+  ANSIBLE_NOCOLOR: '1',
+  COLUMNS: '100000', // Ansible wraps warnings at the terminal width
+  ANSIBLE_DEPRECATION_WARNINGS: 'False',
+  ANSIBLE_HOME: join(work, '.ansible'),
+  ANSIBLE_CONFIG: join(work, 'none.cfg'),
+};
+
+// Two cores: a few ansible processes at a time keeps the machine responsive and the suite fast.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function ansible(cmd: string, args: string[], cwd: string): Promise<Run> {
+  if (running >= 4) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await new Promise((resolve) => {
+      execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        resolve({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 });
+      });
+    });
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/**
+ * Ansible's own pattern code in one Python process per fixture: the same calls `ansible
+ * PATTERN --list-hosts [--limit L]` makes (subset, then list_hosts), on a fresh
+ * InventoryManager per pattern, with the warnings it displays. A few patterns per fixture
+ * also go through the real `ansible` CLI to keep this harness honest.
+ */
+const PATTERN_HARNESS = `
+import json, sys
+from ansible.parsing.dataloader import DataLoader
+from ansible.inventory.manager import InventoryManager
+from ansible.utils.display import Display
+warnings = []
+Display.warning = lambda self, msg, formatted=False: warnings.append(msg)
+spec = json.loads(sys.argv[1])
+out = []
+for pattern, limit in spec['runs']:
+    inv = InventoryManager(loader=DataLoader(), sources=spec['sources'])
+    warnings.clear()
+    try:
+        inv.subset(limit)
+        hosts = [h if isinstance(h, str) else h.name for h in inv.list_hosts(pattern)]
+        out.append({'hosts': hosts, 'warnings': list(warnings)})
+    except Exception as e:
+        out.append({'error': str(e), 'warnings': list(warnings)})
+print(json.dumps(out))
+`;
+
+function listedHosts(out: string): string[] {
+  const lines = out.split('\n');
+  const start = lines.findIndex((l) => /^\s*hosts \(\d+\):$/.test(l));
+  if (start < 0) return [];
+  return lines
+    .slice(start + 1)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+}
+
+function unmatchedWarnings(stderr: string): string[] {
+  const found = stderr.match(/Could not match supplied host pattern, ignoring: \S+/g) ?? [];
+  return [...new Set(found)].sort();
+}
+
+function plain(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v));
+}
+
+interface PatternAnswer {
+  hosts?: string[];
+  error?: string;
+  warnings: string[];
+}
+
+interface Oracle {
+  list: Run;
+  hosts: Map<string, Run>;
+  /** From the Python harness: every pattern. */
+  patterns: Map<string, PatternAnswer>;
+  /** From the `ansible` CLI: a few patterns. */
+  cli: Map<string, Run>;
+}
+
+const oracles = new Map<string, Promise<Oracle>>();
+const cases = new Map<string, Case>();
+
+function ansibleArgs(c: Case, dir: string): string[] {
+  const args = c.sources.flatMap((s) => ['-i', s]);
+  if (c.playbookDir) args.push('--playbook-dir', c.playbookDir);
+  if (c.vaultPassword) {
+    writeFileSync(join(dir, '.vault-pass'), `${c.vaultPassword}\n`);
+    args.push('--vault-password-file', '.vault-pass');
+  }
+  return args;
+}
+
+function patternKey(pattern: string, limit?: string): string {
+  return limit === undefined ? pattern : `${pattern} --limit ${limit}`;
+}
+
+function patternRuns(c: Case): [string, string | undefined][] {
+  return [
+    ...[...new Set(['all', '*', 'ungrouped', 'localhost', ...(c.patterns ?? [])])].map(
+      (p) => [p, undefined] as [string, undefined],
+    ),
+    ...(c.limits ?? []),
+  ];
+}
+
+beforeAll(() => {
+  writeFileSync(join(work, 'none.cfg'), '[defaults]\n');
+  writeFileSync(join(work, 'patterns.py'), PATTERN_HARNESS);
+  for (const name of names) {
+    const c = JSON.parse(readFileSync(join(FIXTURES, name, 'case.json'), 'utf8')) as Case;
+    cases.set(name, c);
+    const dir = join(work, name);
+    cpSync(join(FIXTURES, name), dir, { recursive: true });
+    const base = ansibleArgs(c, dir);
+    const listP = ansible('ansible-inventory', [...base, '--list'], dir);
+    // --list already holds every inventory host's vars; --host runs for the first listed host
+    // and for names --list cannot show (the implicit localhost).
+    const hostPs = (c.hosts ?? [])
+      .filter((h, i) => i === 0 || ['localhost', '127.0.0.1', '::1'].includes(h))
+      .map(async (h) => [h, await ansible('ansible-inventory', [...base, '--host', h], dir)] as const);
+    const runs = patternRuns(c);
+    const harnessP = ansible(
+      '/usr/bin/python3',
+      [join(work, 'patterns.py'), JSON.stringify({ sources: c.sources, runs })],
+      dir,
+    );
+    const adhocBase = base.filter((a) => a !== '--playbook-dir' && a !== c.playbookDir);
+    const cliPs = runs
+      .filter(([p, l]) => l === undefined && (p === 'all' || p === c.patterns?.[0]))
+      .map(async ([p]) => [p, await ansible('ansible', [p, ...adhocBase, '--list-hosts'], dir)] as const);
+    oracles.set(
+      name,
+      (async () => ({
+        list: await listP,
+        hosts: new Map(await Promise.all(hostPs)),
+        patterns: await harnessP.then((r) => {
+          if (r.code !== 0) throw new Error(`pattern harness failed: ${r.stderr}`);
+          const answers = JSON.parse(r.stdout) as PatternAnswer[];
+          return new Map(runs.map(([p, l], i) => [patternKey(p, l), answers[i]!]));
+        }),
+        cli: new Map(await Promise.all(cliPs)),
+      }))(),
+    );
+  }
+});
+
+afterAll(async () => {
+  await Promise.allSettled(oracles.values());
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('inventory matches ansible-inventory 2.14', () => {
+  it('has at least 25 fixtures', () => {
+    if (!process.env.DROVER_INV_FIXTURE) expect(names.length).toBeGreaterThanOrEqual(25);
+  });
+
+  for (const name of names) {
+    it(name, async () => {
+      const c = cases.get(name)!;
+      const dir = join(work, name);
+      const oracle = await oracles.get(name)!;
+      expect(oracle.list.code, `ansible-inventory --list failed:\n${oracle.list.stderr}`).toBe(0);
+      const warnings: string[] = [];
+      const keyring = c.vaultPassword
+        ? new Keyring([{ id: 'default', password: Buffer.from(c.vaultPassword) }])
+        : undefined;
+      const inv = await loadInventory({
+        sources: c.sources,
+        cwd: dir,
+        warn: (m) => warnings.push(m),
+        ...(c.playbookDir ? { playbookDir: c.playbookDir } : {}),
+        ...(keyring
+          ? { decryptVault: (text: string, where: string) => keyring.decryptText(text, where) }
+          : {}),
+      });
+      expect(plain(inventoryList(inv)), '--list').toEqual(JSON.parse(oracle.list.stdout));
+
+      for (const [host, run] of oracle.hosts) {
+        expect(run.code, `ansible-inventory --host ${host}: ${run.stderr}`).toBe(0);
+        expect(plain(inventoryHost(inv, host)), `--host ${host}`).toEqual(JSON.parse(run.stdout));
+      }
+
+      for (const [pattern, limit] of patternRuns(c)) {
+        const key = patternKey(pattern, limit);
+        const theirs = oracle.patterns.get(key)!;
+        warnings.length = 0;
+        let ours: string[] | undefined;
+        let ourError: string | undefined;
+        try {
+          ours = inv.listHosts(pattern, limit === undefined ? {} : { limit });
+        } catch (e) {
+          ourError = (e as Error).message;
+        }
+        if (theirs.error !== undefined || ourError !== undefined) {
+          expect(ourError, `pattern ${key}: ansible says ${theirs.error}`).toBeDefined();
+          expect(theirs.error, `pattern ${key}: drover says ${ourError}`).toBeDefined();
+          continue;
+        }
+        if (c.setOrder?.includes(key)) {
+          // Ansible orders sibling subtrees below depth 1 by Python set iteration (object addresses).
+          expect([...ours!].sort(), `pattern ${key} (as a set)`).toEqual([...theirs.hosts!].sort());
+        } else {
+          expect(ours, `pattern ${key}`).toEqual(theirs.hosts);
+        }
+        expect(unmatchedWarnings(warnings.join('\n')), `warnings for ${key}`).toEqual(
+          unmatchedWarnings(theirs.warnings.join('\n')),
+        );
+      }
+
+      for (const [pattern, run] of oracle.cli) {
+        const harness = oracle.patterns.get(pattern)!;
+        if (harness.hosts && harness.hosts.length > 0)
+          expect(listedHosts(run.stdout), `ansible ${pattern} --list-hosts`).toEqual(harness.hosts);
+        expect(unmatchedWarnings(run.stderr), `ansible ${pattern} warnings`).toEqual(
+          unmatchedWarnings(harness.warnings.join('\n')),
+        );
+      }
+    });
+  }
+});
