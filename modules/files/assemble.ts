@@ -159,7 +159,9 @@ async function planAssemble(args: AssembleArgs, ctx: PlanContext): Promise<Step 
 
 export const assembleModule: Module<AssembleArgs> = {
   names: ['assemble', 'ansible.builtin.assemble', 'ansible.legacy.assemble'],
-  check: 'full',
+  // Ansible's assemble does not support check mode (the task is skipped); the planner
+  // itself would honour CHECK=1, but parity with Ansible's recap wins.
+  check: 'none',
   diff: true,
   args: {
     options: {

@@ -42,12 +42,13 @@ export function doIni(
     IniFileArgs,
     'section' | 'option' | 'state' | 'exclusive' | 'no_extra_spaces' | 'allow_no_value'
   > & { values: string[] },
-): { result: string; changed: boolean; msg: string } {
+): { result: string; before: string; changed: boolean; msg: string } {
   let section = a.section;
   const option = a.option;
   const values: string[] = [];
   for (const v of a.values) if (!values.includes(v)) values.push(v);
   let iniLines = original === undefined ? [] : readIniLines(original);
+  const beforeText = iniLines.join('');
   let changed = false;
   if (iniLines.length === 0) iniLines.push('\n');
   const last = iniLines[iniLines.length - 1]!;
@@ -181,7 +182,7 @@ export function doIni(
     else msg = 'only section added';
     changed = true;
   }
-  return { result: iniLines.join(''), changed, msg };
+  return { result: iniLines.join(''), before: beforeText, changed, msg };
 }
 
 function planIniFile(args: IniFileArgs, ctx: PlanContext): Step | TaskResult {
@@ -211,7 +212,7 @@ function planIniFile(args: IniFileArgs, ctx: PlanContext): Step | TaskResult {
           changed: r.changed,
           msg: r.msg,
           extra: { path: args.path },
-          diff: { before: original ?? '', after: r.result, before_header: header, after_header: header },
+          diff: { before: r.before, after: r.result, before_header: header, after_header: header },
           makeParents: true,
         };
       },

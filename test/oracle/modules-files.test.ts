@@ -5,12 +5,25 @@
  * resulting bytes and both `changed` values must agree.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { assembleModule } from '../../modules/files/assemble.js';
 import { blockinfileModule } from '../../modules/files/blockinfile.js';
 import { copyModule } from '../../modules/files/copy.js';
 import { fileModule } from '../../modules/files/file.js';
+import { iniFileModule } from '../../modules/files/ini_file.js';
 import { lineinfileModule } from '../../modules/files/lineinfile.js';
 import { replaceModule } from '../../modules/files/replace.js';
 import type { AnyModule } from '../../modules/types.js';
@@ -23,9 +36,14 @@ interface Case {
   args: Record<string, unknown>;
   /** Starting content; undefined = file absent. */
   initial?: string;
+  /** Extra starting state (dirs, links, modes) built the same way for both sides. */
+  setup?: (path: string) => void;
+  /** Skip the check+diff comparison (modules whose check mode Ansible does not support). */
+  noCheck?: boolean;
 }
 
 const conf = '# comment\nListen 80\nServerName old\n#Port 22\nPort 2222\nlast line\n';
+const require_readdir = (d: string): string[] => (existsSync(d) ? readdirSync(d).sort() : []);
 const noEol = 'alpha\nbeta\ngamma';
 
 const cases: Case[] = [
@@ -250,6 +268,156 @@ const cases: Case[] = [
   { name: 'file absent', module: fileModule, args: { path: '@', state: 'absent' }, initial: conf },
   { name: 'file absent missing', module: fileModule, args: { path: '@', state: 'absent' } },
   { name: 'file mode symbolic', module: fileModule, args: { path: '@', mode: 'u=rw,g=r,o=' }, initial: conf },
+  { name: 'file mode octal string', module: fileModule, args: { path: '@', mode: '0600' }, initial: conf },
+  { name: 'file dir nested', module: fileModule, args: { path: '@/a/b', state: 'directory', mode: '0750' } },
+  { name: 'file dir over file', module: fileModule, args: { path: '@', state: 'directory' }, initial: conf },
+  { name: 'file link new', module: fileModule, args: { path: '@', src: '/etc/hostname', state: 'link' } },
+  {
+    name: 'file link over file no force',
+    module: fileModule,
+    args: { path: '@', src: '/etc/hostname', state: 'link' },
+    initial: conf,
+  },
+  {
+    name: 'file link over file force',
+    module: fileModule,
+    args: { path: '@', src: '/etc/hostname', state: 'link', force: true },
+    initial: conf,
+  },
+  {
+    name: 'file link missing src',
+    module: fileModule,
+    args: { path: '@', src: '/nonexistent/x', state: 'link' },
+  },
+  {
+    name: 'file link repoint',
+    module: fileModule,
+    args: { path: '@', src: '/etc/hosts', state: 'link' },
+    setup: (p) => symlinkSync('/etc/hostname', p),
+  },
+  {
+    name: 'file absent on link',
+    module: fileModule,
+    args: { path: '@', state: 'absent' },
+    setup: (p) => symlinkSync('/etc/hostname', p),
+  },
+  { name: 'file state=file missing', module: fileModule, args: { path: '@', state: 'file' } },
+  {
+    name: 'file empty dir to link force',
+    module: fileModule,
+    args: { path: '@', src: '/etc', state: 'link', force: true },
+    setup: (p) => mkdirSync(p),
+  },
+  {
+    name: 'file touch mode',
+    module: fileModule,
+    args: { path: '@', state: 'touch', mode: '0640', modification_time: 'preserve', access_time: 'preserve' },
+    initial: 'x',
+  },
+  // copy: dest directory rules
+  {
+    name: 'copy remote_src into dir',
+    module: copyModule,
+    args: { src: '/etc/hostname', dest: '@/', remote_src: true },
+  },
+  {
+    name: 'copy remote_src into existing dir',
+    module: copyModule,
+    args: { src: '/etc/hostname', dest: '@', remote_src: true },
+    setup: (p) => mkdirSync(p),
+  },
+  {
+    name: 'copy content mode',
+    module: copyModule,
+    args: { dest: '@', content: 'm\n', mode: 'u=rw,g=,o=' },
+    initial: 'm\n',
+    setup: (p) => chmodSync(p, 0o644),
+  },
+  {
+    name: 'copy content backup',
+    module: copyModule,
+    args: { dest: '@', content: 'new\n', backup: true },
+    initial: 'old\n',
+  },
+  // assemble
+  {
+    name: 'assemble fragments',
+    module: assembleModule,
+    noCheck: true,
+    args: { src: '@.d', dest: '@', delimiter: '#--' },
+    setup: (p) => {
+      mkdirSync(`${p}.d`);
+      writeFileSync(`${p}.d/b`, 'two');
+      writeFileSync(`${p}.d/a`, 'one\n');
+      writeFileSync(`${p}.d/c`, 'three\n');
+    },
+  },
+  // ini_file
+  {
+    name: 'ini add to existing section',
+    module: iniFileModule,
+    args: { path: '@', section: 'main', option: 'b', value: '2' },
+    initial: '[main]\na = 1\n\n[other]\nx = y\n',
+  },
+  {
+    name: 'ini change value',
+    module: iniFileModule,
+    args: { path: '@', section: 'main', option: 'a', value: '9' },
+    initial: '[main]\na = 1\n',
+  },
+  {
+    name: 'ini commented option',
+    module: iniFileModule,
+    args: { path: '@', section: 'main', option: 'a', value: '3' },
+    initial: '[main]\n# a = 1\n',
+  },
+  {
+    name: 'ini new section',
+    module: iniFileModule,
+    args: { path: '@', section: 'new', option: 'k', value: 'v', no_extra_spaces: true },
+    initial: '[main]\na = 1',
+  },
+  {
+    name: 'ini no section',
+    module: iniFileModule,
+    args: { path: '@', option: 'top', value: 't' },
+    initial: '[main]\na = 1\n',
+  },
+  {
+    name: 'ini remove option',
+    module: iniFileModule,
+    args: { path: '@', section: 'main', option: 'a', state: 'absent' },
+    initial: '[main]\na = 1\nb = 2\n',
+  },
+  {
+    name: 'ini remove section',
+    module: iniFileModule,
+    args: { path: '@', section: 'other', state: 'absent' },
+    initial: '[main]\na = 1\n[other]\nx = y\n',
+  },
+  {
+    name: 'ini allow_no_value',
+    module: iniFileModule,
+    args: { path: '@', section: 'mysqld', option: 'skip-name-resolve', allow_no_value: true },
+    initial: '[mysqld]\nport = 3306\n',
+  },
+  {
+    name: 'ini values list',
+    module: iniFileModule,
+    args: { path: '@', section: 's', option: 'o', values: ['1', '2'] },
+    initial: '[s]\no = 1\no = 3\n',
+  },
+  {
+    name: 'ini create new file',
+    module: iniFileModule,
+    args: { path: '@', section: 's', option: 'o', value: 'v' },
+  },
+  {
+    name: 'ini crlf',
+    module: iniFileModule,
+    args: { path: '@', section: 's', option: 'o', value: 'v' },
+    initial: '[s]\r\no = v\r\n',
+  },
 ];
 
 function ansibleAvailable(): boolean {
@@ -273,7 +441,16 @@ function runAnsible(argv: string[], opts: { env: NodeJS.ProcessEnv }): string {
 }
 
 function fill(args: Record<string, unknown>, path: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, v === '@' ? path : v]));
+  return Object.fromEntries(
+    Object.entries(args).map(([k, v]) => [
+      k,
+      typeof v === 'string' && v.startsWith('@') ? path + v.slice(1) : v,
+    ]),
+  );
+}
+
+function fqcn(m: AnyModule): string {
+  return m.names.find((n) => n.includes('.')) ?? `ansible.builtin.${m.names[0]}`;
 }
 
 function setup(dir: string) {
@@ -281,65 +458,132 @@ function setup(dir: string) {
   mkdirSync(dir, { recursive: true });
   cases.forEach((c, i) => {
     if (c.initial !== undefined) writeFileSync(join(dir, `f${i}`), c.initial);
+    c.setup?.(join(dir, `f${i}`));
   });
 }
 
+/** What a path holds: content and mode for files, mode for dirs, target for links. */
 function read(path: string): string | undefined {
-  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  if (!existsSync(path) && !isLink(path)) return undefined;
+  const st = lstatSync(path);
+  const mode = (st.mode & 0o7777).toString(8);
+  if (st.isSymbolicLink()) return `link -> ${readlinkSync(path)}`;
+  if (st.isDirectory()) return `dir ${mode}`;
+  return `file ${mode} ${readFileSync(path, 'utf8')}`;
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Everything a case can touch: the path, its sub-paths and its siblings `path*` (backups, .d dirs). */
+function readAll(dir: string, name: string): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  const walk = (rel: string) => {
+    const v = read(join(dir, rel));
+    if (v === undefined) return;
+    // backup names carry a pid and a timestamp: compare that one exists, not its name
+    out[/~$/.test(rel) ? `${name}.BACKUP~` : rel] = v;
+    if (v.startsWith('dir ')) for (const e of require_readdir(join(dir, rel))) walk(`${rel}/${e}`);
+  };
+  for (const e of require_readdir(dir))
+    if (e === name || e.startsWith(`${name}.`) || e.startsWith(`${name}/`)) walk(e);
+  return out;
 }
 
 interface Outcome {
   changed: boolean[];
   failed: boolean[];
-  content: string | undefined;
+  content: Record<string, string | undefined>;
+}
+
+interface CheckOutcome {
+  changed: boolean;
+  failed: boolean;
+  diff: { before?: unknown; after?: unknown } | undefined;
+  untouched: boolean;
+}
+
+/** Content diffs only (Ansible adds an attributes diff with no before/after text). */
+function contentDiff(d: unknown): { before?: unknown; after?: unknown } | undefined {
+  const list = Array.isArray(d) ? d : d ? [d] : [];
+  for (const x of list as { before?: unknown; after?: unknown }[]) {
+    if (typeof x.before === 'string' || typeof x.after === 'string')
+      return { before: x.before, after: x.after };
+  }
+  return undefined;
+}
+
+type AnsibleJson = {
+  plays: { tasks: { hosts: { localhost: { changed?: boolean; failed?: boolean; diff?: unknown } } }[] }[];
+};
+
+function playbook(
+  dir: string,
+  file: string,
+  repeat: number,
+  extra: string[],
+): AnsibleJson['plays'][0]['tasks'] {
+  const tasks = cases.flatMap((c, i) => {
+    const task = { name: `${i}`, [fqcn(c.module)]: fill(c.args, join(dir, `f${i}`)), ignore_errors: true };
+    return Array.from({ length: repeat }, () => task);
+  });
+  writeFileSync(
+    file,
+    JSON.stringify([{ hosts: 'localhost', connection: 'local', gather_facts: false, tasks }]),
+  );
+  const out = runAnsible(['-i', 'localhost,', file, ...extra], {
+    env: {
+      ...process.env,
+      ANSIBLE_STDOUT_CALLBACK: 'json',
+      ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      ANSIBLE_LOCALHOST_WARNING: 'False',
+      ANSIBLE_NOCOLOR: '1',
+    },
+  });
+  return (JSON.parse(out.slice(out.indexOf('{'))) as AnsibleJson).plays[0]!.tasks;
 }
 
 describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
   const ansible: Outcome[] = [];
+  const ansibleCheck: CheckOutcome[] = [];
   const s = scratch();
+  const initialState: Record<string, string | undefined>[] = [];
 
   beforeAll(() => {
     const dir = join(s.dir, 'ansible');
     setup(dir);
-    const tasks = cases.flatMap((c, i) => {
-      const task = {
-        name: `${i}`,
-        [`ansible.builtin.${c.module.names[0]}`]: fill(c.args, join(dir, `f${i}`)),
-        ignore_errors: true,
-      };
-      return [task, task];
-    });
-    const play = [{ hosts: 'localhost', connection: 'local', gather_facts: false, tasks }];
-    writeFileSync(join(s.dir, 'play.yml'), JSON.stringify(play));
-    const out = runAnsible(['-i', 'localhost,', join(s.dir, 'play.yml')], {
-      env: {
-        ...process.env,
-        ANSIBLE_STDOUT_CALLBACK: 'json',
-        ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
-        ANSIBLE_LOCALHOST_WARNING: 'False',
-        ANSIBLE_NOCOLOR: '1',
-      },
-    });
-    const json = JSON.parse(out.slice(out.indexOf('{'))) as {
-      plays: {
-        tasks: { task: { name: string }; hosts: { localhost: { changed?: boolean; failed?: boolean } } }[];
-      }[];
-    };
-    const results = json.plays[0]!.tasks;
+    const results = playbook(dir, join(s.dir, 'play.yml'), 2, []);
     cases.forEach((_c, i) => {
       const r = [results[2 * i]!.hosts.localhost, results[2 * i + 1]!.hosts.localhost];
       ansible.push({
         changed: r.map((x) => x.changed === true),
         failed: r.map((x) => x.failed === true),
-        content: read(join(dir, `f${i}`)),
+        content: readAll(dir, `f${i}`),
       });
     });
-  }, 180_000);
+    const cdir = join(s.dir, 'ansible-check');
+    setup(cdir);
+    cases.forEach((_c, i) => initialState.push(readAll(cdir, `f${i}`)));
+    const checked = playbook(cdir, join(s.dir, 'check.yml'), 1, ['--check', '--diff']);
+    cases.forEach((_c, i) => {
+      const r = checked[i]!.hosts.localhost;
+      ansibleCheck.push({
+        changed: r.changed === true,
+        failed: r.failed === true,
+        diff: contentDiff(r.diff),
+        untouched: JSON.stringify(readAll(cdir, `f${i}`)) === JSON.stringify(initialState[i]),
+      });
+    });
+  }, 240_000);
 
   cases.forEach((c, i) => {
-    it(`${c.name}: same bytes and changed as ansible`, async () => {
+    it(`${c.name}: same files and changed as ansible, twice`, async () => {
       const dir = join(s.dir, 'drover');
-      if (i === 0) setup(dir);
       if (!existsSync(dir)) setup(dir);
       const path = join(dir, `f${i}`);
       const r1 = await runModule(c.module, fill(c.args, path));
@@ -347,9 +591,32 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
       const mine: Outcome = {
         changed: [r1.result.changed === true, r2.result.changed === true],
         failed: [r1.result.failed === true, r2.result.failed === true],
-        content: read(path),
+        content: readAll(dir, `f${i}`),
       };
       expect(mine).toEqual(ansible[i]);
     });
+
+    it.skipIf(c.noCheck === true)(
+      `${c.name}: same check-mode changed and diff as ansible, nothing written`,
+      async () => {
+        const dir = join(s.dir, 'drover-check');
+        if (!existsSync(dir)) setup(dir);
+        const path = join(dir, `f${i}`);
+        const r = await runModule(c.module, fill(c.args, path), { check: true, diff: true });
+        const mine: CheckOutcome = {
+          changed: r.result.changed === true,
+          failed: r.result.failed === true,
+          diff: contentDiff(r.result.diff),
+          untouched: JSON.stringify(readAll(dir, `f${i}`)) === JSON.stringify(initialState[i]),
+        };
+        const theirs = ansibleCheck[i]!;
+        // file/copy/assemble diffs differ in shape (dicts, headers): compare text diffs only where Ansible gives text
+        if (typeof theirs.diff?.before !== 'string') {
+          mine.diff = undefined;
+          theirs.diff = undefined;
+        }
+        expect(mine).toEqual(theirs);
+      },
+    );
   });
 });

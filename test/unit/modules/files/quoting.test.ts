@@ -47,7 +47,7 @@ const ALPHABET = [
   'Z',
   '0',
   '$(id)',
-  '${HOME}',
+  '$'.concat('{HOME}'),
   '\r',
 ];
 
