@@ -2,6 +2,7 @@
  * `drover vault create|encrypt|decrypt|view|edit|rekey|encrypt_string`: ansible-vault's
  * sub-commands, flags, messages and exit codes (1 for vault errors, 5 for option errors).
  */
+import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -148,6 +149,17 @@ export function vaultCommand(deps: VaultCommandDeps = {}): Command {
   return cmd;
 }
 
+/**
+ * Shows text through $PAGER (else `less` with LESS=FRSX), as ansible-vault view does on a
+ * terminal. False when no pager could run, so the caller prints it instead.
+ */
+function page(text: string): boolean {
+  const pager = process.env.PAGER || 'less';
+  const env = { ...process.env, LESS: process.env.LESS ?? 'FRSX' };
+  const r = spawnSync('/bin/sh', ['-c', pager], { input: text, stdio: ['pipe', 'inherit', 'inherit'], env });
+  return !r.error && r.status !== 127;
+}
+
 function ignoreEpipe(e: NodeJS.ErrnoException): void {
   if (e.code !== 'EPIPE') throw e;
 }
@@ -226,7 +238,9 @@ async function runVault(
     } else if (action === 'view') {
       for (const file of files) {
         const text = keyring.decrypt(await readSource(file, stdin), file).toString('utf8');
-        await writeTarget('-', text.endsWith('\n') ? text : `${text}\n`, stdout);
+        const shown = text.endsWith('\n') ? text : `${text}\n`;
+        if (!(stdout === process.stdout && process.stdout.isTTY && page(shown)))
+          await writeTarget('-', shown, stdout);
       }
     } else if (action === 'edit') {
       for (const file of files) await editFile(keyring, file);

@@ -27,7 +27,11 @@ function onTerminal(
   ]
     .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
     .join(' ');
-  const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: tmp, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+    cwd: tmp,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   let from = 0;
   const pending = [...typing];
@@ -74,5 +78,16 @@ describe.skipIf(!hasScript)('vault password prompt on a terminal', () => {
     expect(r.out).toContain(`Decryption failed (no vault secrets were found that could decrypt) on ${f}`);
     expect(r.out).not.toContain('wrong');
     expect(r.code).toBe(1);
+  });
+
+  it('view pages through $PAGER on a terminal', async () => {
+    const f = join(tmp, 'p.yml');
+    writeFileSync(f, new Keyring([{ id: 'default', password: Buffer.from('pw') }]).encrypt('paged: yes\n'));
+    writeFileSync(join(tmp, 'pw'), 'pw\n');
+    const r = await onTerminal(['view', '--vault-password-file', join(tmp, 'pw'), f], [], {
+      PAGER: 'sed s/^/PAGED:/',
+    });
+    expect(r.out).toContain('PAGED:paged: yes');
+    expect(r.code).toBe(0);
   });
 });
