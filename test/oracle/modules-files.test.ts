@@ -568,7 +568,7 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
     });
     const cdir = join(s.dir, 'ansible-check');
     setup(cdir);
-    cases.forEach((_c, i) => initialState.push(readAll(cdir, `f${i}`)));
+    for (let i = 0; i < cases.length; i++) initialState.push(readAll(cdir, `f${i}`));
     const checked = playbook(cdir, join(s.dir, 'check.yml'), 1, ['--check', '--diff']);
     cases.forEach((_c, i) => {
       const r = checked[i]!.hosts.localhost;
