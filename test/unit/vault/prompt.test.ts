@@ -17,6 +17,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function onTerminal(
   args: string[],
   typing: [string, string][],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ out: string; code: number | null }> {
   const cmd = [
     process.execPath,
