@@ -987,6 +987,9 @@ export class PlaybookLoader {
     if (shapeOk) this.validateTaskArgs(written, resolved, args, argsSrc, scope, own);
 
     if (resolved.name === 'import_tasks') return this.importTasks(s, args, argsSrc, scope, own, loopSet);
+    if (this.isStaticInclude(written, args, obj, loopSet)) {
+      return this.importTasks(s, args, argsSrc, scope, own, loopSet);
+    }
     if (resolved.name === 'import_role') return this.importRole(s, args, argsSrc, scope, own, loopSet);
 
     const inner = this.childScope(scope, own);
@@ -1055,6 +1058,22 @@ export class PlaybookLoader {
     }
     if (resolved.name === 'include_role') this.checkIncludeRole(args, argsSrc, scope);
     return [t];
+  }
+
+  /**
+   * The deprecated `include:` is static in 2.14 unless its file name is templated, it
+   * loops, or `static: no` says otherwise (helpers.load_list_of_tasks).
+   */
+  private isStaticInclude(
+    written: string,
+    args: Record<string, unknown>,
+    obj: Record<string, unknown>,
+    loop: boolean,
+  ): boolean {
+    if (!['include', 'ansible.builtin.include', 'ansible.legacy.include'].includes(written)) return false;
+    if (obj.static !== undefined) return obj.static === true || obj.static === 'yes';
+    const file = args._raw_params ?? args.file;
+    return typeof file === 'string' && !isTemplated(file) && !loop;
   }
 
   private rawAllowed(name: string): boolean {
@@ -1475,12 +1494,13 @@ export class PlaybookLoader {
     fromDir: string,
     params: Record<string, unknown>,
     from: RoleFrom,
-    pos: SourcePos,
+    pos: SourcePos | undefined,
   ): RoleInstance | undefined {
+    const extraDirs = resolve(fromDir) === this.playbookDir ? [] : [resolve(fromDir)];
     return this.role(
       name,
-      pos,
-      [fromDir],
+      pos ?? { file: join(fromDir, name), line: 1, col: 1 },
+      extraDirs,
       params,
       this.emptyScope(fromDir, [], this.opts.extraVars ?? {}),
       from,
@@ -1546,13 +1566,18 @@ export function findTasksFile(name: string, opts: LoadOptions, origin: TaskOrigi
 
 /**
  * include_role at run time: find and load a role (its dependencies, defaults, vars, tasks
- * and handlers). `params` may carry tasks_from / vars_from / defaults_from / handlers_from.
+ * and handlers). `params` may carry tasks_from / vars_from / defaults_from / handlers_from;
+ * the rest become the role's params. Roles are searched in `fromDir` first (pass the
+ * parent directory of the including role, so sibling roles are found), then
+ * playbook_dir/roles, roles_path and playbook_dir. `pos` is the include_role task's
+ * position, for errors.
  */
 export function loadRole(
   name: string,
   opts: LoadOptions,
   fromDir: string,
   params: Record<string, unknown> = {},
+  pos?: SourcePos,
 ): RoleInstance {
   const loader = new PlaybookLoader(opts, opts.playbookDir ?? fromDir);
   const from: RoleFrom = {};
@@ -1565,7 +1590,7 @@ export function loadRole(
       from[k] = v;
     } else rest[k] = v;
   }
-  const role = loader.runtimeRole(name, fromDir, rest, from, { file: fromDir, line: 1, col: 1 });
+  const role = loader.runtimeRole(name, fromDir, rest, from, pos);
   throwIfErrors(loader);
   if (!role) throw new ValidationError(loader.problems.items);
   return role;

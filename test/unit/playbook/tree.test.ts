@@ -207,7 +207,7 @@ describe('forms.yml: the other ways to write a task', () => {
       ['raw', 'raw', { _raw_params: 'echo hi' }],
       ['shell', 'shell', { cmd: 'echo hi' }],
       ['assert', 'assert', { that: ['x is defined', 'item.0 == 1'], fail_msg: 'nope' }],
-      ['include_tasks', 'include', { _raw_params: 'tasks/nested.yml' }],
+      ['debug', 'debug', { msg: 'nested' }],
     ]);
   });
 

@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../src/errors.js';
+import { findTasksFile, loadRole, loadTasksFile, loadVarsFile } from '../../../src/playbook/load.js';
+import type { TaskNode } from '../../../src/playbook/types.js';
+
+const GOOD = resolve('test/fixtures/playbooks/good');
+const BAD = resolve('test/fixtures/playbooks/bad');
+
+describe('run-time loading for include_tasks / include_role / include_vars', () => {
+  it('loadTasksFile loads a tasks file into nodes that keep the origin role', () => {
+    const nodes = loadTasksFile(join(GOOD, 'tasks/extra.yml'), {}, { baseDir: GOOD });
+    expect(nodes.map((n) => (n as TaskNode).name)).toEqual(['Extra one', 'More']);
+    expect((nodes[0] as TaskNode).tags).toEqual(['x1']);
+    expect((nodes[0] as TaskNode).origin.baseDir).toBe(join(GOOD, 'tasks'));
+  });
+
+  it('loadTasksFile throws a ValidationError with positions for a bad file', () => {
+    expect(() => loadTasksFile(join(BAD, 'tasks/a.yml'), {}, { baseDir: join(BAD, 'tasks') })).toThrow(
+      /circular import_tasks: .*a\.yml -> .*b\.yml -> .*a\.yml/,
+    );
+  });
+
+  it('findTasksFile searches the file dir, its tasks/ and the role', () => {
+    expect(findTasksFile('nested.yml', { playbookDir: GOOD }, { baseDir: GOOD })).toBe(
+      join(GOOD, 'tasks/nested.yml'),
+    );
+    expect(findTasksFile('nope.yml', { playbookDir: GOOD }, { baseDir: GOOD })).toBeUndefined();
+  });
+
+  it('loadRole finds a role beside the playbook, with tasks_from and params', () => {
+    const r = loadRole('app', {}, GOOD, { tasks_from: 'install', app_user: 'x' });
+    expect(r.name).toBe('app');
+    expect(r.params).toEqual({ app_user: 'x' });
+    expect(r.tasks.map((t) => (t as TaskNode).name)).toEqual(['Install app']);
+    expect((r.tasks[0] as TaskNode).origin.role).toBe(r);
+    expect(r.handlers.map((t) => (t as TaskNode).name)).toEqual(['reload app']);
+    expect(r.allowDuplicates).toBe(true);
+  });
+
+  it('loadRole loads meta dependencies recursively', () => {
+    const r = loadRole('common', {}, GOOD);
+    expect(r.dependencies.map((d) => d.name)).toEqual(['base']);
+    expect(r.dependencies[0]?.tasks.map((t) => (t as TaskNode).name)).toEqual(['Base task']);
+  });
+
+  it('loadRole by path and through roles_path', () => {
+    expect(loadRole(join(GOOD, 'roles/base'), {}, '/').name).toBe('base');
+    expect(loadRole('base', { rolesPath: [join(GOOD, 'roles')] }, '/tmp').path).toBe(
+      join(GOOD, 'roles/base'),
+    );
+  });
+
+  it('loadRole reports where it searched', () => {
+    let err: unknown;
+    try {
+      loadRole('nosuch', { rolesPath: ['/opt/roles'] }, GOOD);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as Error).message).toContain(
+      `the role 'nosuch' was not found in ${GOOD}/roles:/opt/roles:${GOOD}`,
+    );
+  });
+
+  it('loadVarsFile reads a mapping and rejects a list', () => {
+    expect(loadVarsFile(join(GOOD, 'vars/common.yml'))).toEqual({ common_var: 1 });
+    expect(() => loadVarsFile(join(GOOD, 'tasks/nested.yml'))).toThrow(
+      /must hold a mapping of variables, got a list/,
+    );
+  });
+});
+
+// The bad fixtures Ansible itself rejects when parsing: proof they are really bad.
+// (The others, such as an unknown module argument or a bad `when`, Ansible only reports
+// when the task runs; drover reports them before any host is contacted.)
+const ANSIBLE_REJECTS = [
+  'bad-indentation.yml',
+  'block-keyword.yml',
+  'circular-import.yml',
+  'extra-params.yml',
+  'handlers-not-list.yml',
+  'import-loop.yml',
+  'keyword-typo.yml',
+  'loop-and-with.yml',
+  'loop-control.yml',
+  'missing-import-playbook.yml',
+  'missing-import.yml',
+  'missing-role.yml',
+  'module-typo.yml',
+  'not-a-list.yml',
+  'play-keyword-typo.yml',
+  'play-without-hosts.yml',
+  'role-cycle.yml',
+  'tab-indentation.yml',
+  'tasks-not-list.yml',
+  'two-actions.yml',
+  'unclosed-quote.yml',
+  'unclosed-yaml-quote.yml',
+];
+
+describe.concurrent.skipIf(!existsSync('/usr/bin/ansible-playbook'))(
+  'ansible-playbook --syntax-check rejects them too',
+  () => {
+    for (const f of ANSIBLE_REJECTS) {
+      it(f, async () => {
+        let rc = 0;
+        try {
+          await promisify(execFile)('/usr/bin/ansible-playbook', ['-i', 'localhost,', '--syntax-check', f], {
+            cwd: BAD,
+            env: { ...process.env, ANSIBLE_ROLES_PATH: '/nonexistent' },
+          });
+        } catch (e) {
+          rc = (e as { code: number }).code;
+        }
+        expect(rc).not.toBe(0);
+      });
+    }
+  },
+);
