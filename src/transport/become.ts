@@ -17,6 +17,8 @@ import type { Become } from './types.js';
 export interface BecomeCommand {
   /** The command line to hand to the remote login shell (or `sh -c` locally). */
   command: string;
+  /** Without become: the script itself (env exports included), for shells that run it directly. */
+  body?: string;
   /** Printed on stdout by the escalated shell before the script runs; absent without become. */
   successMarker?: string;
   /** Regex that matches the become tool's password prompt at the end of its output. */
@@ -60,7 +62,7 @@ export function buildBecomeCommand(
   const body = envExports(env) + script;
   // `exec` so the process ssh (or spawn) waits on is the script itself: its signal death
   // is reported as one, and no idle login shell stays around.
-  if (!become) return { command: `exec sh -c ${quote(body)}` };
+  if (!become) return { command: `exec sh -c ${quote(body)}`, body };
 
   const marker = `DROVER-BECOME-SUCCESS-${nonce}`;
   // The marker is echoed by the escalated shell itself, so seeing it proves escalation worked.

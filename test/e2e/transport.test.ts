@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,108 @@ describe('SshConnection on the fleet', () => {
     // sshd delivers the KILL signal: the remote sleep is gone
     await new Promise((res) => setTimeout(res, 300));
     expect((await c.run('ps -eo args | grep -c "^sleep 31.5" || true')).stdout.trim()).toBe('0');
+  });
+});
+
+/** A TCP proxy that delays every chunk by `oneWayMs` in each direction (no tc netem here). */
+function delayProxy(targetPort: number, oneWayMs: number): Promise<{ port: number; server: Server }> {
+  return new Promise((resolve) => {
+    const server = createServer((down) => {
+      down.setNoDelay(true);
+      const up = netConnect({ host: '127.0.0.1', port: targetPort });
+      up.setNoDelay(true);
+      // Equal delays keep chunk order: Node runs same-duration timers in creation order.
+      down.on('data', (c) => setTimeout(() => up.write(c), oneWayMs));
+      up.on('data', (c) => setTimeout(() => down.write(c), oneWayMs));
+      const end = (): void => {
+        up.destroy();
+        down.destroy();
+      };
+      down.on('close', end);
+      up.on('close', end);
+      down.on('error', end);
+      up.on('error', end);
+    });
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ port: (server.address() as { port: number }).port, server }),
+    );
+  });
+}
+
+describe('exec channels vs session shell', () => {
+  it('session mode keeps stdin, env, become and rc working', async () => {
+    const c = conn(spec('h11', { ansible_user: 'drover' }), { ...sshOpts, session: true });
+    const payload = randomBytes(500_000);
+    const r = await c.run('printf "%s|" "$V"; sha256sum | cut -d" " -f1; echo e >&2; exit 4', {
+      stdin: payload,
+      env: { V: `it's $x` },
+    });
+    expect(r).toEqual({ rc: 4, stdout: `it's $x|${sha(payload)}\n`, stderr: 'e\n' });
+    const b = await c.run('whoami; cat', { become: { method: 'sudo', user: 'root' }, stdin: 'in' });
+    expect(b).toMatchObject({ rc: 0, stdout: 'root\nin' });
+    const big = await c.run('head -c 10485760 /dev/zero | tr "\\0" z');
+    expect(big.stdout.length).toBe(10 * 1024 * 1024);
+    expect(big.stdout.replaceAll('z', '')).toBe('');
+    // a script that leaves its stdin unread must not disturb the next one
+    await c.run('true', { stdin: 'unread'.repeat(1000) });
+    expect((await c.run('cat', { stdin: 'next' })).stdout).toBe('next');
+  });
+
+  it('measures both at 0 and 50 ms RTT', async () => {
+    const target = fleet.host('h12');
+    const proxy = await delayProxy(target.port, 25);
+    const lines: string[] = [];
+    const per: Record<string, number> = {};
+    try {
+      for (const [label, port, n] of [
+        ['loopback', target.port, 200],
+        ['50ms-rtt', proxy.port, 20],
+      ] as const) {
+        for (const session of [false, true]) {
+          const c = conn({ ...spec('h12'), port, hostKeyChecking: 'off' }, { ...sshOpts, session });
+          const t0 = performance.now();
+          await c.connect();
+          const connectMs = performance.now() - t0;
+          await c.run('true');
+          const t = performance.now();
+          for (let i = 0; i < n; i++) await c.run('true');
+          const ms = (performance.now() - t) / n;
+          per[`${label}-${session ? 'session' : 'exec'}`] = ms;
+          lines.push(
+            `${label} ${session ? 'session' : 'exec   '}: connect ${connectMs.toFixed(0)} ms, ${ms.toFixed(2)} ms/cmd`,
+          );
+          await c.close();
+        }
+      }
+    } finally {
+      proxy.server.close();
+    }
+    console.log(`[transport bench]\n${lines.join('\n')}`);
+    // 'auto' picks exec channels on loopback and the session over the slow link
+    const logs: string[] = [];
+    const autoFast = conn(spec('h12'), { ...sshOpts, session: 'auto', log: (l) => logs.push(l) });
+    await autoFast.run('true');
+    const proxy2 = await delayProxy(target.port, 25);
+    try {
+      const autoSlow = conn(
+        { ...spec('h12'), port: proxy2.port, hostKeyChecking: 'off' },
+        {
+          ...sshOpts,
+          session: 'auto',
+          log: (l) => logs.push(l),
+        },
+      );
+      await autoSlow.run('true');
+      await autoSlow.close();
+    } finally {
+      proxy2.server.close();
+    }
+    expect(logs.filter((l) => l.includes('empty exec took')).map((l) => l.replace(/.*: using /, ''))).toEqual(
+      ['exec channels', 'a session shell'],
+    );
+    // Over a WAN the session saves a round trip per command.
+    expect(per['50ms-rtt-session']!).toBeLessThan(per['50ms-rtt-exec']! * 0.75);
+    expect(per['50ms-rtt-exec']!).toBeGreaterThan(90);
   });
 });
 
