@@ -63,7 +63,9 @@ describe('shared e2e fleet', () => {
 
   it('has 20 hosts on consecutive ports, with inventory, known_hosts and ansible.cfg', async () => {
     expect(fleet.hosts).toHaveLength(20);
-    expect(fleet.hosts.map((h) => h.port)).toEqual(Array.from({ length: 20 }, (_, i) => 22200 + i));
+    expect(fleet.hosts.map((h) => h.port)).toEqual(
+      Array.from({ length: 20 }, (_, i) => fleet.info.basePort + i),
+    );
     const inv = await readFile(fleet.inventoryFile, 'utf8');
     expect(inv).toContain('[fleet]');
     for (const h of fleet.hosts) {
@@ -73,7 +75,7 @@ describe('shared e2e fleet', () => {
     }
     const kh = await readFile(fleet.knownHostsFile, 'utf8');
     expect(kh.trim().split('\n')).toHaveLength(20);
-    expect(kh).toContain('[127.0.0.1]:22219 ssh-ed25519 ');
+    expect(kh).toContain(`[127.0.0.1]:${fleet.info.basePort + 19} ssh-ed25519 `);
     expect(await readFile(fleet.ansibleCfgFile, 'utf8')).toContain(`control_path_dir = ${fleet.dir}/cp`);
     const viaConfig = await runCommand('ssh', [
       '-F',

@@ -2,8 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cleanupStale } from '../../src/machine/cleanup.js';
+import { MachineError } from '../../src/machine/host.js';
 import { readState } from '../../src/machine/state.js';
-import { type Fleet, LAB_DIR_ENV, startFleet } from './fleet.js';
+import { type Fleet, LAB_DIR_ENV, openFleet, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
 import { acquireRunLock } from './run-lock.js';
 
@@ -13,6 +14,9 @@ declare module 'vitest' {
   }
 }
 
+/** Set to a running fleet's dir to run the e2e tests on it instead of booting one. */
+export const LAB_REUSE_ENV = 'DROVER_LAB_REUSE';
+
 export const E2E_BASE_PORT = 22200;
 export const E2E_HOSTS = 20;
 
@@ -21,6 +25,22 @@ export const E2E_HOSTS = 20;
  * (startFleet does that for its dir), and the fleet is stopped at the end, also when tests fail.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const reuse = process.env[LAB_REUSE_ENV];
+  if (reuse) {
+    // A fleet booted by hand (`npm run lab -- up 20 --dir D`): used as is, left running.
+    const fleet = await openFleet(reuse);
+    const down: string[] = [];
+    for (const h of fleet.hosts) if (!(await fleet.isRunning(h.name))) down.push(h.name);
+    if (down.length > 0) {
+      throw new MachineError(
+        `${LAB_REUSE_ENV}=${reuse}: hosts ${down.join(', ')} are not running`,
+        'run `npm run lab -- up N --dir ' + reuse + '` again',
+      );
+    }
+    process.env[LAB_DIR_ENV] = fleet.dir;
+    project.provide('droverLabDir', fleet.dir);
+    return async () => undefined;
+  }
   const dir = join(repoRoot(), '.lab', 'e2e');
   await mkdir(dirname(dir), { recursive: true });
   const lock = await acquireRunLock(`${dir}.lock`, {
