@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import YAML, { LineCounter } from 'yaml';
-import { argNames, isTemplated, validateArgs } from '../../modules/args.js';
+import { argNames, isTemplated, toBool, validateArgs } from '../../modules/args.js';
 import {
   didYouMean,
   MissingFileError,
@@ -99,6 +99,31 @@ interface OwnKeywords {
 }
 
 const YAML_EXTS = ['.yml', '.yaml', '.json', ''];
+
+/** Keywords Ansible declares isa='bool' / isa='int' (FieldAttribute), checked when literal. */
+const BOOL_FIELDS: ReadonlySet<string> = new Set([
+  'any_errors_fatal',
+  'become',
+  'check_mode',
+  'delegate_facts',
+  'diff',
+  'force_handlers',
+  'gather_facts',
+  'ignore_errors',
+  'ignore_unreachable',
+  'no_log',
+  'run_once',
+]);
+const INT_FIELDS: ReadonlySet<string> = new Set([
+  'async',
+  'poll',
+  'retries',
+  'delay',
+  'throttle',
+  'timeout',
+  'port',
+  'gather_timeout',
+]);
 
 function uniq(list: string[]): string[] {
   return [...new Set(list)];
@@ -325,8 +350,32 @@ export class PlaybookLoader {
   }
 
   /** Keywords every level shares: when, tags and the inherited ones. */
+  /** Booleans and integers among the keywords: a literal that cannot convert is a problem. */
+  private checkFieldTypes(s: Src): void {
+    const obj = s.v as Record<string, unknown>;
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined || v === null || isTemplated(v)) continue;
+      if (BOOL_FIELDS.has(k) && toBool(v) === undefined) {
+        this.add(
+          `the field '${k}' has an invalid value (${JSON.stringify(v)}), and could not be converted to a bool`,
+          srcPos(child(s, k)),
+          'use true or false (yes/no also work)',
+        );
+      } else if (
+        INT_FIELDS.has(k) &&
+        !(typeof v === 'number' || (typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v)))
+      ) {
+        this.add(
+          `the field '${k}' has an invalid value (${JSON.stringify(v)}), and could not be converted to an int`,
+          srcPos(child(s, k)),
+        );
+      }
+    }
+  }
+
   private ownKeywords(s: Src, what: string): OwnKeywords {
     const obj = s.v as Record<string, unknown>;
+    this.checkFieldTypes(s);
     const keywords: InheritableKeywords = {};
     for (const k of INHERITED_SCALARS) {
       if (obj[k] !== undefined) {
@@ -645,12 +694,6 @@ export class PlaybookLoader {
         );
       }
     }
-    for (const k of ['gather_facts', 'force_handlers'] as const) {
-      const v = obj[k];
-      if (v !== undefined && v !== null && typeof v !== 'boolean' && !isTemplated(v)) {
-        this.add(`'${k}' must be a boolean, got ${JSON.stringify(v)}`, srcPos(child(s, k)));
-      }
-    }
     play.roles = this.rolesSection(child(s, 'roles'), scope, baseDir);
     for (const r of play.roles) this.collectRoleHandlers(r, handlers);
     play.pre_tasks = this.taskList(child(s, 'pre_tasks'), scope, 'pre_tasks');
@@ -933,7 +976,13 @@ export class PlaybookLoader {
     for (const key of unknown) {
       const kw = didYouMean(key, allowed);
       const mod = didYouMean(key, names);
-      if (written === undefined && !kw) {
+      if (key === 'import_playbook' || key === 'ansible.builtin.import_playbook') {
+        this.add(
+          `'${key}' is not valid in a task list`,
+          keyPos(s, key),
+          'import_playbook goes at the top level of a playbook, next to plays; use import_tasks for a tasks file',
+        );
+      } else if (written === undefined && !kw) {
         this.add(
           `couldn't resolve module/action '${key}'. This often indicates a misspelling, missing collection, or incorrect module path.`,
           keyPos(s, key),
@@ -1326,7 +1375,17 @@ export class PlaybookLoader {
     const params: Record<string, unknown> = {};
     for (const [k, val] of Object.entries(obj)) {
       if (k === nameKey) continue;
-      if (!ROLE_KEYWORDS.has(k)) params[k] = val;
+      if (ROLE_KEYWORDS.has(k)) continue;
+      params[k] = val;
+      // Ansible passes any other key to the role as a parameter; a near-miss of a keyword
+      // (`tgas:`) is almost always a typo, so say so without refusing the playbook.
+      const guess = didYouMean(k, ROLE_KEYWORDS);
+      if (guess && guess !== k && k.length > 3) {
+        this.problems.warn(
+          `'${k}' is passed to the role as a parameter; did you mean the keyword '${guess}'?`,
+          keyPos(s, k),
+        );
+      }
     }
     Object.assign(params, own.keywords.vars ?? {});
     const inner = this.childScope(scope, { ...own, keywords: { ...own.keywords } });

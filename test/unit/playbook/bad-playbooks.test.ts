@@ -160,6 +160,20 @@ const CASES: Expect[] = [
     message: /^A playbook must be a list of plays, got a mapping instead$/,
   },
   { file: 'import-loop.yml', line: 3, col: 7, message: /^You cannot use loops on 'import_tasks' statements/ },
+  {
+    file: 'bool-keyword.yml',
+    line: 5,
+    col: 15,
+    message: /^the field 'become' has an invalid value \("maybe"\), and could not be converted to a bool$/,
+    hint: /true or false/,
+  },
+  {
+    file: 'import-playbook-in-tasks.yml',
+    line: 3,
+    col: 7,
+    message: /^'import_playbook' is not valid in a task list$/,
+    hint: /top level of a playbook/,
+  },
 ];
 
 function errors(file: string): Problem[] {

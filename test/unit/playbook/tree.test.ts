@@ -320,6 +320,15 @@ describe('inline playbooks', () => {
     );
   });
 
+  it('a role entry key close to a keyword is a param with a warning', () => {
+    const files = { 'roles/x/tasks/main.yml': '- ping:\n' };
+    const r = check('- hosts: all\n  roles:\n    - role: x\n      tgas: a\n      port_num: 1\n', files);
+    expect(r.problems.map((p) => [p.severity, p.pos?.line, p.message])).toEqual([
+      ['warning', 4, "'tgas' is passed to the role as a parameter; did you mean the keyword 'tags'?"],
+    ]);
+    expect(r.playbook.plays[0]?.roles[0]?.params).toEqual({ tgas: 'a', port_num: 1 });
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
