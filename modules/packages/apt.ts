@@ -36,13 +36,15 @@ export interface AptArgs {
 
 const BODY = `export DEBIAN_FRONTEND=noninteractive
 d_has apt-get || d_fail "Failed to find required executable \\"apt-get\\" in paths: $PATH"
-SIM=; [ -n "$CHECK" ] && SIM=-s
+SIM=; NOCACHE=
+# In check mode apt must not rebuild its binary caches either (the host stays untouched).
+[ -n "$CHECK" ] && { SIM=-s; NOCACHE="-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Dir::Log::Planner=/dev/null"; }
 # $common: the options every apt-get call shares, quoted by the planner
 aptout=
 apt_run() {
   # apt_run WHAT ARGS...: run apt-get with the common options, collect output, fail with it.
   what=$1; shift
-  o=$(apt-get -y $SIM "$@" 2>&1 </dev/null); r=$?
+  o=$(apt-get -y $SIM $NOCACHE "$@" 2>&1 </dev/null); r=$?
   aptout="$aptout$o
 "
   if [ $r -ne 0 ]; then d_emit stdout "$aptout"; d_set rc $r; d_fail "$what: $o"; fi
@@ -69,7 +71,7 @@ fi
 # Packages: decide per package; lists are newline-separated.
 install=; remove=
 status_of() { dpkg-query -W -f='\${Status}|\${Version}' "$1" 2>/dev/null; }
-candidate_of() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n 1; }
+candidate_of() { apt-cache $NOCACHE policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | head -n 1; }
 if [ -n "$names" ]; then
   while IFS= read -r spec; do
     [ -n "$spec" ] || continue

@@ -85,7 +85,7 @@ else
     if [ -n "$pattern" ]; then ps -eo args 2>/dev/null | grep -v grep | grep -q -- "$pattern"; return; fi
     ctl status >/dev/null 2>&1
   }
-  is_enabled() { ls /etc/rc[2345].d/S??"$name" /etc/rc.d/rc[2345].d/S??"$name" >/dev/null 2>&1; }
+  is_enabled() { for l in /etc/rc[2345].d/S??"$name" /etc/rc.d/rc[2345].d/S??"$name"; do [ -e "$l" ] && return 0; done; return 1; }
   do_enable() { if d_has update-rc.d; then update-rc.d "$name" defaults && update-rc.d "$name" enable; elif d_has chkconfig; then chkconfig "$name" on; else echo "no update-rc.d or chkconfig to enable $name" >&2; return 1; fi; }
   do_disable() { if d_has update-rc.d; then update-rc.d "$name" disable; elif d_has chkconfig; then chkconfig "$name" off; else echo "no update-rc.d or chkconfig to disable $name" >&2; return 1; fi; }
 fi

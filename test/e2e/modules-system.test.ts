@@ -1,0 +1,234 @@
+/**
+ * System and package modules on real fleet hosts (each host has its own overlay `/`, mount,
+ * UTS and PID namespaces): the planned scripts run over the OpenSSH client, twice (changed,
+ * then ok), with check mode first proving the host's writable layer is untouched.
+ *
+ * Hosts share this machine's kernel, so sysctl runs with reload=no (a live `sysctl -w` would
+ * change this machine too).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateArgs } from '../../modules/args.js';
+import { apt } from '../../modules/packages/apt.js';
+import { authorizedKey } from '../../modules/system/authorized-key.js';
+import { cron } from '../../modules/system/cron.js';
+import { group } from '../../modules/system/group.js';
+import { hostname } from '../../modules/system/hostname.js';
+import { service } from '../../modules/system/service.js';
+import { sysctl } from '../../modules/system/sysctl.js';
+import { user } from '../../modules/system/user.js';
+import { type AnyModule, isStep, type PlanContext, type TaskResult } from '../../modules/types.js';
+import { quote } from '../../src/shell/quote.js';
+import type { Fleet } from '../lab/fleet.js';
+import { runSsh, useFleet } from '../lab/use-fleet.js';
+
+const HOST = 'h18';
+const HOST2 = 'h19';
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await useFleet();
+});
+afterAll(async () => {
+  // Other e2e files share the fleet: give these hosts back as new.
+  await fleet.resetHost(HOST);
+  await fleet.resetHost(HOST2);
+});
+
+function ctx(host: string, check: boolean): PlanContext {
+  return {
+    host,
+    check,
+    diff: true,
+    facts: {},
+    remoteUser: 'root',
+    becoming: false,
+    remoteTmp: '/tmp',
+    files: {
+      find: () => undefined,
+      read: async () => Buffer.alloc(0),
+      walk: async () => [],
+      write: async () => {},
+    },
+    render: async (s) => s,
+  };
+}
+
+async function run(
+  mod: AnyModule,
+  raw: Record<string, unknown>,
+  opts: { host?: string; check?: boolean } = {},
+) {
+  const host = opts.host ?? HOST;
+  const v = validateArgs(mod.names[0]!, mod.args, raw);
+  expect(v.errors).toEqual([]);
+  let next = await mod.plan(v.args, ctx(host, opts.check ?? false));
+  let trips = 0;
+  while (isStep(next)) {
+    trips++;
+    const r = await runSsh(fleet, host, `sh -c ${quote(next.script)}`, {
+      input:
+        typeof next.stdin === 'string'
+          ? next.stdin
+          : next.stdin
+            ? Buffer.from(next.stdin).toString('utf8')
+            : '',
+      timeoutMs: 300_000,
+    });
+    next = await next.parse({ rc: r.code ?? 255, stdout: r.stdout, stderr: r.stderr });
+  }
+  return { result: next as TaskResult, trips };
+}
+
+async function on(host: string, cmd: string): Promise<string> {
+  const r = await runSsh(fleet, host, cmd);
+  return r.stdout;
+}
+
+/** check mode (host untouched), real run (changed), rerun (ok). */
+async function scenario(mod: AnyModule, raw: Record<string, unknown>, host = HOST): Promise<TaskResult> {
+  const before = await fleet.snapshot(host);
+  const chk = await run(mod, raw, { host, check: true });
+  expect(chk.result.failed, String(chk.result.msg)).toBeFalsy();
+  expect(chk.result.changed).toBe(true);
+  expect(fleet.diff(before, await fleet.snapshot(host)), 'check mode wrote to the host').toEqual(
+    fleet.diff(before, before),
+  );
+  const first = await run(mod, raw, { host });
+  expect(first.result.failed, String(first.result.msg)).toBeFalsy();
+  expect(first.result.changed).toBe(true);
+  const second = await run(mod, raw, { host });
+  expect(second.result.failed, String(second.result.msg)).toBeFalsy();
+  expect(second.result.changed).toBe(false);
+  expect(second.trips).toBe(1);
+  return first.result;
+}
+
+describe('accounts on a fleet host', () => {
+  it('group: check, create, idempotent', async () => {
+    const r = await scenario(group, { name: 'drovergrp', gid: 2345 });
+    expect(r.gid).toBe(2345);
+    expect(await on(HOST, 'getent group drovergrp')).toBe('drovergrp:x:2345:\n');
+  });
+
+  it('user: check, create with groups/shell/home/password, idempotent, modify, remove', async () => {
+    const args = {
+      name: 'droveruser',
+      uid: 2346,
+      groups: ['drovergrp'],
+      shell: '/bin/sh',
+      home: '/home/droveruser',
+      comment: "Dröver 'test' $user",
+      password: '$6$abc$Zq9',
+    };
+    const r = await scenario(user, args);
+    expect(r).toMatchObject({ uid: 2346, shell: '/bin/sh', home: '/home/droveruser' });
+    expect(await on(HOST, 'getent passwd droveruser')).toBe(
+      "droveruser:x:2346:2346:Dröver 'test' $user:/home/droveruser:/bin/sh\n",
+    );
+    expect(await on(HOST, 'id -Gn droveruser')).toBe('droveruser drovergrp\n');
+    expect(await on(HOST, 'getent shadow droveruser | cut -d: -f2')).toBe('$6$abc$Zq9\n');
+    expect(await on(HOST, 'test -d /home/droveruser && echo home')).toBe('home\n');
+    const mod = await run(user, { ...args, shell: '/bin/bash' });
+    expect(mod.result.changed).toBe(true);
+    expect(await on(HOST, 'getent passwd droveruser | cut -d: -f7')).toBe('/bin/bash\n');
+    const key = await run(user, { name: 'droveruser', generate_ssh_key: true, ssh_key_type: 'ed25519' });
+    expect(key.result.changed).toBe(true);
+    expect(String(key.result.ssh_public_key)).toMatch(/^ssh-ed25519 /);
+    expect(await on(HOST, 'stat -c %U /home/droveruser/.ssh/id_ed25519')).toBe('droveruser\n');
+    const del = await run(user, { name: 'droveruser', state: 'absent', remove: true });
+    expect(del.result.changed).toBe(true);
+    expect(await on(HOST, 'getent passwd droveruser; test -e /home/droveruser || echo gone')).toBe('gone\n');
+  });
+});
+
+describe('files on a fleet host', () => {
+  it('authorized_key for the drover user: mode, owner, idempotent', async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverE2eKey drover@e2e';
+    await scenario(authorizedKey, { user: 'drover', key, path: '/home/drover/.ssh/extra_keys' });
+    expect(await on(HOST, 'stat -c "%a %U" /home/drover/.ssh/extra_keys /home/drover/.ssh')).toBe(
+      '600 drover\n700 drover\n',
+    );
+    expect(await on(HOST, 'cat /home/drover/.ssh/extra_keys')).toBe(`${key}\n`);
+  });
+
+  it('cron file entry', async () => {
+    await scenario(cron, {
+      name: 'drover e2e',
+      job: 'echo "$HOME" > /dev/null',
+      minute: '*/5',
+      cron_file: 'drover-e2e',
+      user: 'root',
+    });
+    expect(await on(HOST, 'cat /etc/cron.d/drover-e2e')).toBe(
+      '#Ansible: drover e2e\n*/5 * * * * root echo "$HOME" > /dev/null\n',
+    );
+  });
+
+  it('sysctl file handling (reload=no: hosts share the kernel)', async () => {
+    await scenario(sysctl, {
+      name: 'vm.swappiness',
+      value: '17',
+      sysctl_file: '/etc/sysctl.d/99-drover.conf',
+      reload: false,
+    });
+    expect(await on(HOST, 'cat /etc/sysctl.d/99-drover.conf')).toBe('vm.swappiness=17\n');
+  });
+
+  it("hostname in the host's own UTS namespace", async () => {
+    await scenario(hostname, { name: 'renamed.example.test', use: 'debian' }, HOST2);
+    expect(await on(HOST2, 'hostname; cat /etc/hostname')).toBe(
+      'renamed.example.test\nrenamed.example.test\n',
+    );
+  });
+});
+
+const INIT_SCRIPT = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          drover-demo
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: drover e2e demo daemon
+### END INIT INFO
+PIDFILE=/run/drover-demo.pid
+case "$1" in
+  start) sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > $PIDFILE ;;
+  stop) [ -f $PIDFILE ] && kill "$(cat $PIDFILE)" 2>/dev/null; rm -f $PIDFILE ;;
+  restart|reload) $0 stop; $0 start ;;
+  status) [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null ;;
+  *) exit 3 ;;
+esac
+`;
+
+describe('sysv service on a fleet host', () => {
+  it('starts, enables, is idempotent, stops', async () => {
+    await runSsh(fleet, HOST2, `cat > /etc/init.d/drover-demo && chmod 755 /etc/init.d/drover-demo`, {
+      input: INIT_SCRIPT,
+    });
+    const r = await scenario(service, { name: 'drover-demo', state: 'started', enabled: true }, HOST2);
+    expect(r).toMatchObject({ name: 'drover-demo', state: 'started', enabled: true });
+    expect(await on(HOST2, '/etc/init.d/drover-demo status && echo running')).toBe('running\n');
+    expect(await on(HOST2, 'ls /etc/rc2.d | grep -c drover-demo')).toBe('1\n');
+    const stop = await run(service, { name: 'drover-demo', state: 'stopped' }, { host: HOST2 });
+    expect(stop.result.changed).toBe(true);
+    expect(await on(HOST2, '/etc/init.d/drover-demo status || echo stopped')).toBe('stopped\n');
+    const missing = await run(service, { name: 'no-such-service', state: 'started' }, { host: HOST2 });
+    expect(missing.result).toMatchObject({ failed: true });
+    expect(String(missing.result.msg)).toContain('no-such-service');
+  });
+});
+
+describe('apt on a fleet host (Debian mirror)', () => {
+  it('installs and removes a small package', async () => {
+    const r = await scenario(apt, { name: 'sl', install_recommends: false });
+    expect(String(r.stdout)).toContain('sl');
+    expect(await on(HOST, "dpkg-query -W -f='${Status}' sl")).toBe('install ok installed');
+    expect(await on(HOST, 'test -x /usr/games/sl && echo yes')).toBe('yes\n');
+    const rm = await scenario(apt, { name: 'sl', state: 'absent', purge: true });
+    expect(rm.changed).toBe(true);
+    expect(await on(HOST, "dpkg-query -W -f='${Status}' sl 2>/dev/null; echo")).not.toContain(
+      'install ok installed',
+    );
+  }, 300_000);
+});
