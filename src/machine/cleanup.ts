@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError, stopHostDir } from './host.js';
 import { portFree } from './ports.js';
-import { commandLine, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
+import { canonicalPath, commandLine, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
 import { findHostDirs, readState } from './state.js';
 
 const run = promisify(execFile);
@@ -37,7 +36,7 @@ export async function mountsUnder(dir: string): Promise<string[]> {
  * root-link scan cannot see; a namespace is read once however many processes share it.
  */
 export async function processesMountingUnder(dirArg: string): Promise<number[]> {
-  const dir = resolve(dirArg);
+  const dir = await canonicalPath(dirArg);
   const needle = `${dir}/`;
   let own = '';
   try {
@@ -82,7 +81,7 @@ export async function cleanupStale(
   dirArg: string,
   opts: { timeoutMs?: number } = {},
 ): Promise<CleanupReport> {
-  const dir = resolve(dirArg);
+  const dir = await canonicalPath(dirArg);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const hostDirs = await findHostDirs(dir);
   const ports = new Set<number>();

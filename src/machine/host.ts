@@ -1,11 +1,19 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readlink, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { DroverError, ExitCode } from '../errors.js';
 import { quote, quoteArgs } from '../shell/quote.js';
 import { portAccepting, portFree } from './ports.js';
-import { childrenOf, isRunning, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
+import {
+  canonicalPath,
+  childrenOf,
+  isRunning,
+  isUnder,
+  processesRootedUnder,
+  signal,
+  waitFor,
+} from './processes.js';
 import { type HostSpec, type HostState, readState, removeState, statePath, writeState } from './state.js';
 
 /** A host failed to boot or to stop; the message names the host and what to do. */
@@ -120,7 +128,7 @@ async function tail(file: string, lines = 15): Promise<string> {
  * its own session); `host.json` records it so `stopHostDir` or `cleanupStale` can end it later.
  */
 export async function bootHost(spec: HostSpec): Promise<HostHandle> {
-  const hostDir = resolve(spec.hostDir);
+  const hostDir = await canonicalPath(spec.hostDir);
   const layers = { root: join(hostDir, 'root'), upper: join(hostDir, 'upper'), work: join(hostDir, 'work') };
   for (const [what, p] of Object.entries(layers)) checkLayerPath(`${what} dir`, p, spec.name);
   for (const l of spec.lowerDirs ?? ['/']) checkLayerPath('lower dir', l, spec.name);
@@ -246,7 +254,7 @@ export async function bootHost(spec: HostSpec): Promise<HostHandle> {
 
 /** Handle for a host booted by an earlier process, or undefined when it is not running. */
 export async function attachHost(hostDir: string): Promise<HostHandle | undefined> {
-  const dir = resolve(hostDir);
+  const dir = await canonicalPath(hostDir);
   const state = await readState(dir);
   if (!state || !(await isRunning(state.launcherPid))) return undefined;
   return {
@@ -276,7 +284,7 @@ async function isOurLauncher(pid: number, rootDir: string): Promise<boolean> {
  * no process is left inside it and its ports are free. Safe to call on a stopped host.
  */
 export async function stopHostDir(hostDir: string, opts: StopOptions = {}): Promise<void> {
-  const dir = resolve(hostDir);
+  const dir = await canonicalPath(hostDir);
   const state = await readState(dir);
   const rootDir = state?.rootDir ?? join(dir, 'root');
   const graceMs = opts.graceMs ?? 1000;

@@ -1,4 +1,5 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** True when `path` is `dir` itself or lies below it (both absolute, normalised). */
@@ -97,5 +98,19 @@ export async function waitFor(
     if (await check()) return true;
     if (Date.now() >= deadline) return false;
     await sleep(stepMs);
+  }
+}
+
+/**
+ * Absolute path with symlinks resolved as far as it exists: `/proc/PID/root` links show
+ * real paths, so a dir given through a symlink would otherwise never match them.
+ */
+export async function canonicalPath(p: string): Promise<string> {
+  const abs = resolve(p);
+  try {
+    return await realpath(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(await canonicalPath(parent), basename(abs));
   }
 }

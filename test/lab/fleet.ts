@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { cleanupStale } from '../../src/machine/cleanup.js';
 import { attachHost, bootHost, MachineError, stopHostDir } from '../../src/machine/host.js';
+import { canonicalPath } from '../../src/machine/processes.js';
 import {
   diffSnapshots,
   digestOf,
@@ -279,7 +280,7 @@ function ansibleCfg(info: FleetInfo): string {
  * each with a private overlay upper layer. Anything left running in `dir` is cleaned up first.
  */
 export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
-  const dir = resolve(opts.dir);
+  const dir = await canonicalPath(opts.dir);
   const basePort = opts.basePort ?? 22000;
   const prefix = opts.prefix ?? 'h';
   if (!Number.isInteger(opts.count) || opts.count < 1) {
@@ -372,7 +373,7 @@ export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
 
 /** The fleet described by `dir/fleet.json` (booted by this or another process). */
 export async function openFleet(dirArg: string): Promise<Fleet> {
-  const dir = resolve(dirArg);
+  const dir = await canonicalPath(dirArg);
   let raw: string;
   try {
     raw = await readFile(join(dir, 'fleet.json'), 'utf8');
