@@ -8,6 +8,11 @@ export const LOCALHOST_NAMES = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export class InventoryGraphError extends Error {}
 
+/** Bumped on every change of the graph; caches built at an older version are stale. */
+export interface GraphVersion {
+  n: number;
+}
+
 export class Group {
   depth = 0;
   priority = 1;
@@ -17,10 +22,17 @@ export class Group {
   readonly children: Group[] = [];
   readonly parents: Group[] = [];
   private hostsCache: Host[] | undefined;
+  private hostsCacheAt = -1;
+  private ancestorsCache: Set<Group> | undefined;
+  private ancestorsCacheAt = -1;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly version: GraphVersion = { n: 0 },
+  ) {}
 
   ancestors(): Set<Group> {
+    if (this.ancestorsCache && this.ancestorsCacheAt === this.version.n) return this.ancestorsCache;
     const seen = new Set<Group>();
     let todo = [...this.parents];
     while (todo.length > 0) {
@@ -32,6 +44,8 @@ export class Group {
       }
       todo = next;
     }
+    this.ancestorsCache = seen;
+    this.ancestorsCacheAt = this.version.n;
     return seen;
   }
 
@@ -106,13 +120,12 @@ export class Group {
   }
 
   clearHostsCache(): void {
-    this.hostsCache = undefined;
-    for (const g of this.ancestors()) g.hostsCache = undefined;
+    this.version.n++;
   }
 
   /** Every host of this group and its descendants, in Ansible's order. */
   getHosts(): Host[] {
-    if (this.hostsCache) return this.hostsCache;
+    if (this.hostsCache && this.hostsCacheAt === this.version.n) return this.hostsCache;
     const out: Host[] = [];
     const seen = new Set<Host>();
     for (const kid of this.descendantsOrdered()) {
@@ -124,6 +137,7 @@ export class Group {
       }
     }
     this.hostsCache = out;
+    this.hostsCacheAt = this.version.n;
     return out;
   }
 }
@@ -169,6 +183,7 @@ export class InventoryData {
   private readonly implicitHosts = new Map<string, Host>();
   currentSource: string | undefined;
   readonly warnings: string[] = [];
+  private readonly version: GraphVersion = { n: 0 };
 
   constructor() {
     this.addGroup('all');
@@ -178,7 +193,7 @@ export class InventoryData {
 
   addGroup(name: string): string {
     if (!name) throw new InventoryGraphError('empty group name');
-    if (!this.groups.has(name)) this.groups.set(name, new Group(name));
+    if (!this.groups.has(name)) this.groups.set(name, new Group(name, this.version));
     return name;
   }
 

@@ -63,6 +63,7 @@ export class Inventory {
   private readonly matcher: PatternMatcher;
   private playbookDirs: string[] = [];
   private varsCache = new Map<string, Record<string, unknown>>();
+  private groupSetCache = new Map<string, Record<string, unknown>>();
 
   /** @internal use loadInventory() */
   constructor(
@@ -128,6 +129,19 @@ export class Inventory {
     if (hit) return { ...hit };
     const h = this.host(name);
     const groups = this.hostGroups(name);
+    const v: Record<string, unknown> = { ...this.groupLevelVars(groups) };
+    Object.assign(v, h.vars);
+    for (const d of this.sourceDirs) Object.assign(v, this.store.vars(d, 'host_vars', h.name));
+    for (const d of this.playbookDirs) Object.assign(v, this.store.vars(d, 'host_vars', h.name));
+    this.varsCache.set(name, v);
+    return { ...v };
+  }
+
+  /** The group part of hostVars; hosts in the same groups share it (10,000 hosts, ~200 sets). */
+  private groupLevelVars(groups: Group[]): Record<string, unknown> {
+    const key = groups.map((g) => g.name).join('\0');
+    const hit = this.groupSetCache.get(key);
+    if (hit) return hit;
     const v: Record<string, unknown> = { ...this.data.groups.get('all')!.vars };
     for (const g of groups) Object.assign(v, g.vars);
     for (const d of this.sourceDirs) Object.assign(v, this.store.vars(d, 'group_vars', 'all'));
@@ -136,11 +150,8 @@ export class Inventory {
       for (const g of groups) Object.assign(v, this.store.vars(d, 'group_vars', g.name));
     for (const d of this.playbookDirs)
       for (const g of groups) Object.assign(v, this.store.vars(d, 'group_vars', g.name));
-    Object.assign(v, h.vars);
-    for (const d of this.sourceDirs) Object.assign(v, this.store.vars(d, 'host_vars', h.name));
-    for (const d of this.playbookDirs) Object.assign(v, this.store.vars(d, 'host_vars', h.name));
-    this.varsCache.set(name, v);
-    return { ...v };
+    this.groupSetCache.set(key, v);
+    return v;
   }
 
   /** Variables of a group alone (inline, then group_vars files), as `ansible-inventory --export` shows them. */
@@ -192,6 +203,7 @@ export class Inventory {
   async setPlaybookDir(dir: string): Promise<void> {
     this.playbookDirs = [resolve(dir)];
     this.varsCache.clear();
+    this.groupSetCache.clear();
     preloadVars(this, this.store, this.playbookDirs);
     throwStoreProblems(this.store, this.warn);
   }
@@ -236,6 +248,7 @@ export class Inventory {
     this.data.warnings.length = 0;
     this.matcher.clear();
     this.varsCache.clear();
+    this.groupSetCache.clear();
   }
 }
 

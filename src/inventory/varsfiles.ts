@@ -10,6 +10,7 @@ import type { Problem } from '../errors.js';
 import { loadYaml } from '../yaml/load.js';
 
 const EXTENSIONS = ['', '.yml', '.yaml', '.json'];
+const NO_VARS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -26,6 +27,8 @@ function statOf(p: string): ReturnType<typeof statSync> | undefined {
 export class VarsFileStore {
   private readonly cache = new Map<string, Record<string, unknown>>();
   private readonly dirListing = new Map<string, Set<string> | null>();
+  /** Entity names that have a file or directory in a listed dir (NAME plus a known extension). */
+  private readonly stems = new Map<string, Set<string>>();
   readonly problems: Problem[] = [];
   readonly warnings: string[] = [];
 
@@ -34,25 +37,36 @@ export class VarsFileStore {
   /** Merged vars of `basedir/subdir/name*`; `{}` when there are none. */
   vars(basedir: string, subdir: 'group_vars' | 'host_vars', name: string): Record<string, unknown> {
     if (name.startsWith(sep)) return {}; // chroot-style host names are paths, not vars files
-    const dir = join(basedir, subdir);
-    const key = `${dir}\0${name}`;
+    const key = `${basedir}\0${subdir}\0${name}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    let data: Record<string, unknown> = {};
+    const dir = this.dirOf(basedir, subdir);
     const entries = this.listing(dir, subdir);
-    if (entries) {
-      for (const ext of EXTENSIONS) {
-        if (!entries.has(name + ext)) continue;
-        const full = join(dir, name + ext);
-        const st = statOf(full);
-        if (!st) continue;
-        const files = st.isDirectory() ? this.dirFiles(full) : [full];
-        for (const f of files) data = { ...data, ...this.loadFile(f) };
-        break;
-      }
+    // Most hosts have no host_vars file: answer those without building paths.
+    if (!entries || !this.stems.get(dir)?.has(name)) return NO_VARS;
+    let data: Record<string, unknown> = {};
+    for (const ext of EXTENSIONS) {
+      if (!entries.has(name + ext)) continue;
+      const full = join(dir, name + ext);
+      const st = statOf(full);
+      if (!st) continue;
+      const files = st.isDirectory() ? this.dirFiles(full) : [full];
+      for (const f of files) data = { ...data, ...this.loadFile(f) };
+      break;
     }
     this.cache.set(key, data);
     return data;
+  }
+
+  private readonly dirs = new Map<string, string>();
+  private dirOf(basedir: string, subdir: string): string {
+    const k = `${basedir}\0${subdir}`;
+    let d = this.dirs.get(k);
+    if (d === undefined) {
+      d = join(basedir, subdir);
+      this.dirs.set(k, d);
+    }
+    return d;
   }
 
   /** Names in `dir`, or null when it does not exist (listed once: 10,000 hosts, one readdir). */
@@ -63,6 +77,12 @@ export class VarsFileStore {
     if (st?.isDirectory()) {
       try {
         names = new Set(readdirSync(dir));
+        const stems = new Set<string>();
+        for (const n of names) {
+          stems.add(n);
+          for (const ext of EXTENSIONS) if (ext && n.endsWith(ext)) stems.add(n.slice(0, -ext.length));
+        }
+        this.stems.set(dir, stems);
       } catch (e) {
         this.problems.push({
           message: `cannot read ${subdir} directory: ${(e as Error).message}`,
