@@ -114,6 +114,46 @@ describe('Redactor', () => {
     expect(ms).toBeLessThan(2000);
   });
 
+  it('past 400 secrets (trie scanner) masks exactly what one longest-first regex masks', () => {
+    // Deterministic pseudo-random secrets over a small alphabet, so they overlap, nest and
+    // share prefixes with each other and with the text.
+    let seed = 42;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const word = (len: number): string => Array.from({ length: len }, () => 'abcde'[rnd(5)]).join('');
+    const secrets = new Set<string>();
+    while (secrets.size < 900) secrets.add(word(3 + rnd(6)));
+    const r = new Redactor();
+    r.addAll(secrets);
+    expect(r.size).toBeGreaterThan(400);
+    const sorted = [...secrets].sort((a, b) => b.length - a.length);
+    const reference = new RegExp(sorted.join('|'), 'g');
+    for (let k = 0; k < 50; k++) {
+      const text = `${word(5 + rnd(200))} x ${word(rnd(50))}\n${word(3)}`;
+      expect(r.redact(text)).toBe(text.replace(reference, MASK));
+    }
+    const r2 = new Redactor();
+    for (let i = 0; i < 500; i++) r2.add(`filler-${i}-xyz`);
+    r2.add('hunter2');
+    r2.add('hunter2-extended');
+    expect(r2.redact('pw=hunter2-extended, old=hunter2, filler-7-xyz, filler-7-xy')).toBe(
+      `pw=${MASK}, old=${MASK}, ${MASK}, filler-7-xy`,
+    );
+  });
+
+  it('adding secrets one at a time between redactions stays cheap', () => {
+    const r = new Redactor();
+    for (let i = 0; i < 2000; i++) r.add(`base-secret-${i}-${i * 31}`);
+    const t0 = performance.now();
+    for (let i = 0; i < 300; i++) {
+      r.add(`late-secret-${i}`);
+      expect(r.redact(`event with late-secret-${i} inside`)).toBe(`event with ${MASK} inside`);
+    }
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it('can use Ansible’s placeholder for whole values', () => {
     const r = new Redactor({ wholeValueMask: 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' });
     r.add('p4ssw0rd');
