@@ -94,6 +94,8 @@ export function parseJump(s: string): Hop {
   return { host: rest, port, user };
 }
 
+const keyCache = new WeakMap<SshOptions, Map<string, Promise<{ keys: LoadedKey[]; notes: string[] }>>>();
+
 interface LoadedKey {
   file: string;
   key: ParsedKey;
@@ -149,7 +151,26 @@ export class SshConnection implements Connection {
     return this.opts.home ?? homedir();
   }
 
-  private async loadKeys(): Promise<{ keys: LoadedKey[]; notes: string[] }> {
+  /**
+   * Keys are read and decrypted once per SshOptions object (the pool shares one), so a
+   * passphrase is asked once per key file, not once per host.
+   */
+  private loadKeys(): Promise<{ keys: LoadedKey[]; notes: string[] }> {
+    let cache = keyCache.get(this.opts);
+    if (!cache) {
+      cache = new Map();
+      keyCache.set(this.opts, cache);
+    }
+    const id = JSON.stringify([this.spec.privateKeyFiles, this.spec.passphrase ?? null, this.home]);
+    let p = cache.get(id);
+    if (!p) {
+      p = this.readKeys();
+      cache.set(id, p);
+    }
+    return p;
+  }
+
+  private async readKeys(): Promise<{ keys: LoadedKey[]; notes: string[] }> {
     const explicit = this.spec.privateKeyFiles.length > 0;
     const files = explicit
       ? this.spec.privateKeyFiles
@@ -300,6 +321,9 @@ export class SshConnection implements Connection {
       s.once('connect', () => {
         clearTimeout(timer);
         s.removeAllListeners('error');
+        // Until ssh2 takes the socket over (after auth preparation), an error must not crash
+        // the process; ssh2 then sees the socket closed and the handshake fails with a message.
+        s.on('error', () => undefined);
         resolve(s);
       });
       s.once('error', (e: NodeJS.ErrnoException) => {
