@@ -11,37 +11,28 @@ import { writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import pLimit from 'p-limit';
 import { type Fleet, startFleet } from '../test/lab/fleet.js';
+import {
+  type BenchContext,
+  type BenchOptions,
+  floorCheck,
+  floorCli,
+  measureRuns,
+  WORKLOADS,
+  type Workload,
+} from './context.js';
 import type { FloorPlan, FloorStep } from './floor.js';
-import { type Measurement, measure } from './measure.js';
-import { addRatios, formatTable, median, type Row } from './table.js';
-import { adhocAnswered, adhocArgv, repoRoot, type Target, TOOL_LABEL, type Tool, toolEnv } from './tools.js';
-
-export const WORKLOADS = ['adhoc', 'playbook', 'heavy', 'latency', 'scale', 'inventory'] as const;
-export type Workload = (typeof WORKLOADS)[number];
-
-export interface BenchOptions {
-  only: Set<Workload>;
-  hosts: number;
-  runs: number;
-  json?: string;
-  tools: Tool[];
-  /** One-way delay the latency proxy adds, ms. */
-  delayMs: number;
-  latencyHosts: number;
-  heavyHosts: number;
-  scale: number[];
-  basePort: number;
-}
-
-export interface BenchContext {
-  opts: BenchOptions;
-  fleet: Fleet;
-  target: Target;
-  rows: Row[];
-  log: (line: string) => void;
-}
+import { benchPlaybookCase } from './playbook-case.js';
+import { addRatios, formatTable, type Row } from './table.js';
+import {
+  adhocAnswered,
+  adhocArgv,
+  benchPlaybooks,
+  repoRoot,
+  TOOL_LABEL,
+  type Tool,
+  toolEnv,
+} from './tools.js';
 
 const int = (what: string) => (v: string) => {
   const n = Number(v);
@@ -109,44 +100,6 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-/** Runs `argv` opts.runs times; `check` says what is wrong with a run (or undefined). */
-export async function measureRuns(
-  ctx: BenchContext,
-  label: { workload: string; tool: string; hosts: number },
-  argv: () => string[],
-  env: () => NodeJS.ProcessEnv,
-  check: (m: Measurement) => string | undefined,
-  before?: () => Promise<void>,
-): Promise<Row> {
-  const ms: Measurement[] = [];
-  let problem: string | undefined;
-  for (let i = 0; i < ctx.opts.runs; i++) {
-    if (before) await before();
-    const m = await measure(argv(), { env: env(), timeoutMs: 30 * 60_000 });
-    problem = check(m);
-    ctx.log(
-      `  ${label.workload} | ${label.tool} | run ${i + 1}: ${(m.wallMs / 1000).toFixed(2)} s` +
-        (problem ? ` (${problem})` : ''),
-    );
-    if (problem) {
-      const tail = (m.stderr || m.stdout).trim().split('\n').slice(-5).join('\n    ');
-      ctx.log(`    exit ${m.code}; last output:\n    ${tail}`);
-      break;
-    }
-    ms.push(m);
-  }
-  const row: Row = { ...label, runs: ms.length };
-  if (problem) {
-    row.note = `failed: ${problem}`;
-    return row;
-  }
-  row.wallMs = median(ms.map((m) => m.wallMs));
-  row.cpuMs = median(ms.map((m) => m.cpuMs));
-  row.peakRssKb = median(ms.map((m) => m.peakRssKb));
-  row.peakFds = median(ms.map((m) => m.peakFds));
-  return row;
-}
-
 function floorPlanFile(ctx: BenchContext, name: string, steps: (host: string) => FloorStep[]): string {
   const fleetUser = 'root';
   const plan: FloorPlan = {
@@ -162,15 +115,6 @@ function floorPlanFile(ctx: BenchContext, name: string, steps: (host: string) =>
   const file = join(ctx.target.scratchDir, `floor-${name}.json`);
   writeFileSync(file, JSON.stringify(plan));
   return file;
-}
-
-export const floorCli = join(repoRoot, 'dist/bench/floor.js');
-
-export function floorCheck(hosts: number) {
-  return (m: Measurement): string | undefined => {
-    const ok = (m.stdout.match(/^\S+ ok \d+$/gm) ?? []).length;
-    return m.code !== 0 || ok !== hosts ? `${ok}/${hosts} hosts ran their scripts` : undefined;
-  };
 }
 
 /** Workload 1: `shell -a true` on every host (the first bench of issue 3). */
@@ -201,11 +145,6 @@ async function benchAdhoc(ctx: BenchContext): Promise<void> {
       floorCheck(n),
     ),
   );
-}
-
-async function resetHosts(fleet: Fleet, names: string[]): Promise<void> {
-  const limit = pLimit(8);
-  await Promise.all(names.map((n) => limit(() => fleet.resetHost(n))));
 }
 
 async function main(): Promise<void> {
@@ -252,7 +191,18 @@ async function main(): Promise<void> {
         },
       };
       if (opts.only.has('adhoc')) await benchAdhoc(ctx);
-      void resetHosts;
+      if (opts.only.has('playbook')) {
+        rows.push(
+          ...(await benchPlaybookCase(ctx, {
+            workload: '10-task playbook',
+            playbook: join(benchPlaybooks, 'ten-tasks.yml'),
+            hosts: fleet.hosts.map((h) => h.name),
+            rerun: true,
+            tools: opts.tools,
+            floor: true,
+          })),
+        );
+      }
     }
   } finally {
     await stopping();
