@@ -4,6 +4,8 @@ import { cron } from './cron.js';
 import { getent } from './getent.js';
 import { group } from './group.js';
 import { hostname } from './hostname.js';
+import { knownHosts } from './known-hosts.js';
+import { mount } from './mount.js';
 import { reboot } from './reboot.js';
 import { service, systemd } from './service.js';
 import { sysctl } from './sysctl.js';
@@ -19,6 +21,8 @@ export const systemModules: AnyModule[] = [
   sysctl,
   hostname,
   getent,
+  knownHosts,
+  mount,
   waitFor,
   service,
   systemd,
