@@ -58,8 +58,15 @@ export async function loadVaultSecrets(opts: VaultCliOptions, prompt?: PromptFn)
   const ask = prompt ?? promptHidden;
   const secrets: VaultSecret[] = [];
   let lastError: VaultError | undefined;
+  // The same file named twice (flag and ansible.cfg, or flag and environment) is read once.
+  const seen = new Set<string>();
   for (const slug of vaultIdSlugs(opts)) {
     const [label, source] = splitVaultId(slug);
+    if (source !== 'prompt' && source !== 'prompt_ask_vault_pass') {
+      const key = `${label ?? ''}@${resolve(expandHome(source))}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
     if (label?.includes(';')) {
       throw new VaultError(
         `'${slug}' is not a valid vault id. The character ';' is not allowed in vault ids`,

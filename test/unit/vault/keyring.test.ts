@@ -244,6 +244,19 @@ describe('loadVaultSecrets', () => {
     expect(warnings[0]).toMatch(/Error getting vault password file \(qa\)/);
   });
 
+  it('reads a password file named twice only once', async () => {
+    const counter = join(tmp, 'count');
+    const script = join(tmp, 'counting.sh');
+    writeFileSync(script, `#!/bin/sh\necho x >> '${counter}'\necho pw\n`);
+    chmodSync(script, 0o755);
+    const secrets = await loadVaultSecrets({
+      vaultPasswordFile: [script],
+      env: { ANSIBLE_VAULT_PASSWORD_FILE: script },
+    });
+    expect(secrets).toHaveLength(1);
+    expect(readFileSync(counter, 'utf8')).toBe('x\n');
+  });
+
   it('fails only when no password file worked', async () => {
     const good = join(tmp, 'good.txt');
     writeFileSync(good, 'pw\n');
