@@ -469,6 +469,119 @@ describe('authentication and reachability', () => {
   });
 });
 
+describe('keys, agent, ssh config and chains', () => {
+  it('rsa and ecdsa user keys authenticate (rsa-sha2 signatures against current OpenSSH)', async () => {
+    const root = conn(spec('h13'));
+    const keys: string[] = [];
+    for (const [type, bits] of [
+      ['rsa', '3072'],
+      ['ecdsa', '256'],
+    ] as const) {
+      const f = join(tmp, `user_${type}`);
+      execFileSync('ssh-keygen', ['-q', '-t', type, '-b', bits, '-N', '', '-f', f]);
+      keys.push(f);
+    }
+    const pubs = keys.map((f) => readFileSync(`${f}.pub`, 'utf8')).join('');
+    await root.run(
+      'cp /home/drover/.ssh/authorized_keys /tmp/ak.bak && cat >> /home/drover/.ssh/authorized_keys',
+      {
+        stdin: pubs,
+      },
+    );
+    try {
+      for (const f of keys) {
+        const c = conn(spec('h13', { ansible_user: 'drover', ansible_ssh_private_key_file: f }));
+        expect((await c.run('whoami')).stdout).toBe('drover\n');
+      }
+    } finally {
+      await root.run('cat /tmp/ak.bak > /home/drover/.ssh/authorized_keys && rm /tmp/ak.bak');
+    }
+  });
+
+  it('authenticates through ssh-agent (SSH_AUTH_SOCK)', async () => {
+    const sock = join(tmp, 'agent.sock');
+    const out = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(out)![1]);
+    try {
+      execFileSync('ssh-add', ['-q', fleet.keyFile], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock },
+        stdio: 'ignore',
+      });
+      // no key file at all: only the agent can get us in
+      const s = { ...spec('h13'), privateKeyFiles: [] };
+      const c = conn(s, { ...sshOpts, agentSocket: sock });
+      expect((await c.run('whoami')).stdout).toBe('root\n');
+      const without = await unreachable(conn(s, { ...sshOpts, agentSocket: null }).connect());
+      expect(without.message).toContain('nothing (no key, agent or password available)');
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+  });
+
+  it('~/.ssh/config alias -> HostName, Port, User, IdentityFile, UserKnownHostsFile (hashed)', async () => {
+    const h = fleet.host('h14');
+    const kh = join(tmp, 'kh_hashed');
+    copyFileSync(fleet.knownHostsFile, kh);
+    execFileSync('ssh-keygen', ['-H', '-f', kh], { stdio: 'ignore' });
+    expect(readFileSync(kh, 'utf8')).not.toContain('127.0.0.1');
+    const cfg = join(tmp, 'ssh_config');
+    writeFileSync(
+      cfg,
+      [
+        'Host fleet-alias',
+        '  HostName 127.0.0.1',
+        `  Port ${h.port}`,
+        '  User drover',
+        `  IdentityFile ${fleet.keyFile}`,
+        `  UserKnownHostsFile ${kh}`,
+        '  StrictHostKeyChecking yes',
+        '',
+      ].join('\n'),
+    );
+    const s = connectionSpecFromVars(
+      'web',
+      { ansible_host: 'fleet-alias' },
+      { sshConfigFiles: [cfg], env: {} },
+    );
+    expect(s).toMatchObject({
+      address: '127.0.0.1',
+      port: h.port,
+      user: 'drover',
+      hostKeyChecking: 'strict',
+    });
+    const c = conn(s);
+    expect((await c.run('whoami; hostname')).stdout).toBe('drover\nh14\n');
+  });
+
+  it('a two-hop ProxyJump chain', async () => {
+    const a = fleet.host('h15');
+    const b = fleet.host('h16');
+    const s = spec('h17', {
+      ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHostsFile} -J root@127.0.0.1:${a.port},drover@127.0.0.1:${b.port}`,
+    });
+    expect(s.proxyJump).toEqual([`root@127.0.0.1:${a.port}`, `drover@127.0.0.1:${b.port}`]);
+    const c = conn(s);
+    expect((await c.run('hostname')).stdout).toBe('h17\n');
+    await c.close();
+  });
+
+  it('a port that accepts TCP but never speaks SSH times out with a clear message', async () => {
+    const silent = createServer(() => undefined);
+    const port = await new Promise<number>((res) =>
+      silent.listen(0, '127.0.0.1', () => res((silent.address() as { port: number }).port)),
+    );
+    try {
+      const t = performance.now();
+      const e = await unreachable(conn({ ...spec('h13'), port, connectTimeoutMs: 500 }).connect());
+      expect(performance.now() - t).toBeLessThan(2500);
+      expect(e.message).toContain('handshake');
+      expect(e.message).toContain('timed out after 0.5s');
+    } finally {
+      silent.close();
+    }
+  });
+});
+
 describe('become on the fleet', () => {
   it('drover -> root with passwordless sudo, stdin payload intact', async () => {
     const c = conn(spec('h09', { ansible_user: 'drover' }));
