@@ -53,6 +53,12 @@ describe('format', () => {
     expect(lines.at(-2)!.length).toBeLessThanOrEqual(80);
   });
 
+  it('reads files with CRLF line ends and surrounding blank lines (edited on Windows)', () => {
+    const kr = new Keyring([{ id: 'prod', password: PASSWORD }]);
+    const crlf = `\r\n${readFileSync(fx('v12.yml'), 'utf8').replace(/\n/g, '\r\n')}\r\n`;
+    expect(kr.decrypt(crlf, 'v12.yml').toString('utf8')).toBe(readFileSync(fx('plain.yml'), 'utf8'));
+  });
+
   it('round-trips binary data and empty plaintext', () => {
     const kr = new Keyring([{ id: 'default', password: Buffer.from('pw') }]);
     const bin = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) % 256));
