@@ -10,9 +10,56 @@ const parser = (
   nunjucks as unknown as { parser: { parse(src: string, ext: unknown[], opts: object): unknown } }
 ).parser;
 
+/** Index of the bracket closing the one at `open`, skipping strings; -1 when unbalanced. */
+function matchingBracket(expr: string, open: number): number {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = open; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '(' || c === '{') depth++;
+    else if (c === ']' || c === ')' || c === '}') {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/** Split at top-level colons (a slice `a:b:c`), skipping strings and nested brackets. */
+function sliceParts(inner: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let last = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '(' || c === '{') depth++;
+    else if (c === ']' || c === ')' || c === '}') depth--;
+    else if (c === ':' && depth === 0) {
+      parts.push(inner.slice(last, i));
+      last = i + 1;
+    }
+  }
+  parts.push(inner.slice(last));
+  return parts;
+}
+
 /**
- * Jinja allows `item.0` (attribute access by a digit); nunjucks' parser does not, so the
- * digits become subscripts before parsing. Strings are left alone.
+ * Rewrite the Jinja that nunjucks' parser lacks into equivalent syntax it has, keeping
+ * every sub-expression so its syntax is still checked: `item.0` (attribute by digit)
+ * becomes `item[0]`, a slice `x[a:b]` becomes `x[(a)+(b)]`. Strings are left alone.
  */
 function toNunjucksSyntax(expr: string): string {
   let out = '';
@@ -32,11 +79,23 @@ function toNunjucksSyntax(expr: string): string {
       out += c;
       continue;
     }
+    const postfix = /(?:[A-Za-z_]\w*|[\])])\s*$/.test(out);
     const m = c === '.' && /^\.(\d+)(?!\w)/.exec(expr.slice(i));
-    if (m && /(?:[A-Za-z_]\w*|[\])])$/.test(out)) {
+    if (m && postfix) {
       out += `[${m[1]}]`;
       i += m[0].length - 1;
       continue;
+    }
+    if (c === '[' && postfix) {
+      const close = matchingBracket(expr, i);
+      if (close > 0) {
+        const parts = sliceParts(expr.slice(i + 1, close));
+        if (parts.length > 1) {
+          out += `[${parts.map((p) => `(${p.trim() === '' ? '0' : toNunjucksSyntax(p)})`).join('+')}]`;
+          i = close;
+          continue;
+        }
+      }
     }
     out += c;
   }
@@ -49,6 +108,9 @@ function parseError(text: string): string | undefined {
     return undefined;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
+    // Jinja extensions Ansible enables (`{% do %}`, `{% break %}`) are unknown to nunjucks:
+    // not knowing a tag is no proof of an error, so only real syntax errors are reported.
+    if (/unknown block tag/.test(msg)) return undefined;
     // nunjucks throws a TypeError when the input ends inside a string literal.
     if (e instanceof TypeError) return 'unexpected end of template (an unclosed string or bracket?)';
     return msg

@@ -515,7 +515,7 @@ export class PlaybookLoader {
       if (importKey && !('hosts' in entry.v))
         plays.push(...this.importPlaybook(entry, importKey, file, chain));
       else {
-        const play = this.loadPlay(entry, file, { when: [], tags: [], vars: {} });
+        const play = this.loadPlay(entry, file);
         if (play) plays.push(play);
       }
     }
@@ -602,13 +602,19 @@ export class PlaybookLoader {
     };
   }
 
-  loadPlay(
-    s: Src,
-    file: string,
-    _imp: { when: unknown[]; tags: string[]; vars: Record<string, unknown> },
-  ): Play | undefined {
+  loadPlay(s: Src, file: string): Play | undefined {
     const obj = s.v as Record<string, unknown>;
     const pos = srcPos(s);
+    const taskKey = Object.keys(obj).find((k) => !PLAY_KEYWORDS.has(k) && resolveAction(k) !== undefined);
+    if (!('hosts' in obj) && taskKey !== undefined) {
+      // A tasks file run as a playbook: one clear problem instead of one per task keyword.
+      this.add(
+        `this playbook entry is a task ('${taskKey}'), not a play`,
+        pos,
+        'a playbook is a list of plays ("- hosts: ..." with the tasks under "tasks:"); to reuse a tasks file, use import_tasks or include_tasks from a play',
+      );
+      return undefined;
+    }
     this.warnDuplicates(s, 'a play');
     for (const k of Object.keys(obj)) {
       if (PLAY_KEYWORDS.has(k)) continue;

@@ -174,6 +174,13 @@ const CASES: Expect[] = [
     message: /^'import_playbook' is not valid in a task list$/,
     hint: /top level of a playbook/,
   },
+  {
+    file: 'tasks-file-as-playbook.yml',
+    line: 1,
+    col: 3,
+    message: /^this playbook entry is a task \('lineinfile'\), not a play$/,
+    hint: /import_tasks/,
+  },
 ];
 
 function errors(file: string): Problem[] {
