@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { MachineError, stopHostDir } from './host.js';
+import { MachineError, stopHostDirs } from './host.js';
 import { portFree } from './ports.js';
 import { canonicalPath, commandLine, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
 import { findHostDirs, readState } from './state.js';
@@ -88,7 +88,7 @@ export async function cleanupStale(
   for (const h of hostDirs) for (const p of (await readState(h))?.ports ?? []) ports.add(p);
 
   const killed = new Set<number>();
-  await Promise.all(hostDirs.map((h) => stopHostDir(h, { graceMs: 0, timeoutMs })));
+  await stopHostDirs(hostDirs, { graceMs: 0, timeoutMs });
 
   const strays = async (): Promise<number[]> => {
     const rooted = await processesRootedUnder([dir]);

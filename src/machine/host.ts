@@ -283,47 +283,75 @@ async function isOurLauncher(pid: number, rootDir: string): Promise<boolean> {
  * Stops the host in `hostDir` (by its state record, so any process can), and returns once
  * no process is left inside it and its ports are free. Safe to call on a stopped host.
  */
-export async function stopHostDir(hostDir: string, opts: StopOptions = {}): Promise<void> {
-  const dir = await canonicalPath(hostDir);
-  const state = await readState(dir);
-  const rootDir = state?.rootDir ?? join(dir, 'root');
+export function stopHostDir(hostDir: string, opts: StopOptions = {}): Promise<void> {
+  return stopHostDirs([hostDir], opts);
+}
+
+interface Stopping {
+  dir: string;
+  name: string;
+  init: number;
+  launcher: number;
+  ports: number[];
+}
+
+/**
+ * Stops several hosts at once: signals all of them first, then waits with one shared
+ * /proc scan (a scan per host per poll made stopping 100 hosts take seconds).
+ */
+export async function stopHostDirs(hostDirs: readonly string[], opts: StopOptions = {}): Promise<void> {
   const graceMs = opts.graceMs ?? 1000;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const launcher = state && (await isOurLauncher(state.launcherPid, rootDir)) ? state.launcherPid : 0;
-  let init = 0;
-  if (state?.pid && (await isRunning(state.pid))) {
-    try {
-      if (isUnder(await readlink(`/proc/${state.pid}/root`), dir)) init = state.pid;
-    } catch {
-      // gone
-    }
-  }
-  if (init && graceMs > 0) {
-    signal(init, 'SIGTERM');
-    await waitFor(async () => !(await isRunning(init)), graceMs);
+  const hosts: Stopping[] = await Promise.all(
+    hostDirs.map(async (hostDir) => {
+      const dir = await canonicalPath(hostDir);
+      const state = await readState(dir);
+      const rootDir = state?.rootDir ?? join(dir, 'root');
+      const launcher = state && (await isOurLauncher(state.launcherPid, rootDir)) ? state.launcherPid : 0;
+      let init = 0;
+      if (state?.pid && (await isRunning(state.pid))) {
+        try {
+          if (isUnder(await readlink(`/proc/${state.pid}/root`), dir)) init = state.pid;
+        } catch {
+          // gone
+        }
+      }
+      return { dir, name: state?.name ?? dir, init, launcher, ports: state?.ports ?? [] };
+    }),
+  );
+  const inits = hosts.map((h) => h.init).filter((p) => p !== 0);
+  if (inits.length > 0 && graceMs > 0) {
+    for (const pid of inits) signal(pid, 'SIGTERM');
+    await waitFor(async () => (await Promise.all(inits.map(isRunning))).every((r) => !r), graceMs);
   }
   // SIGKILL of a PID namespace's init kills every process in it, sessions or not.
-  if (init) signal(init, 'SIGKILL');
-  if (launcher) signal(launcher, 'SIGKILL');
+  for (const h of hosts) {
+    if (h.init) signal(h.init, 'SIGKILL');
+    if (h.launcher) signal(h.launcher, 'SIGKILL');
+  }
+  const dirs = hosts.map((h) => h.dir);
+  const launchers = hosts.map((h) => h.launcher).filter((p) => p !== 0);
   const gone = await waitFor(async () => {
-    const left = await processesRootedUnder([dir]);
+    const left = await processesRootedUnder(dirs);
     for (const pid of left) signal(pid, 'SIGKILL');
-    return left.length === 0 && !(launcher && (await isRunning(launcher)));
+    return left.length === 0 && (await Promise.all(launchers.map(isRunning))).every((r) => !r);
   }, timeoutMs);
   if (!gone) {
-    const left = await processesRootedUnder([dir]);
+    const left = await processesRootedUnder(dirs);
     throw new MachineError(
-      `host ${state?.name ?? dir}: processes ${left.join(', ')} still run inside ${dir} after ${timeoutMs} ms`,
+      `processes ${left.join(', ')} still run inside ${dirs.join(', ')} after ${timeoutMs} ms`,
       'they may be stuck in uninterruptible I/O; check `ps -o pid,stat,cmd -p <pid>`',
     );
   }
-  for (const port of state?.ports ?? []) {
-    if (!(await waitFor(() => portFree(port), timeoutMs))) {
-      throw new MachineError(
-        `host ${state?.name ?? dir}: port 127.0.0.1:${port} is still in use after the host stopped`,
-        `find the holder with \`ss -ltnp 'sport = :${port}'\``,
-      );
+  for (const h of hosts) {
+    for (const port of h.ports) {
+      if (!(await waitFor(() => portFree(port), timeoutMs))) {
+        throw new MachineError(
+          `host ${h.name}: port 127.0.0.1:${port} is still in use after the host stopped`,
+          `find the holder with \`ss -ltnp 'sport = :${port}'\``,
+        );
+      }
     }
+    await removeState(h.dir);
   }
-  await removeState(dir);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { cleanupStale } from '../../src/machine/cleanup.js';
-import { attachHost, bootHost, MachineError, stopHostDir } from '../../src/machine/host.js';
+import { attachHost, bootHost, MachineError, stopHostDir, stopHostDirs } from '../../src/machine/host.js';
 import { canonicalPath } from '../../src/machine/processes.js';
 import {
   diffSnapshots,
@@ -216,7 +216,10 @@ export class Fleet {
   /** Stops every host; leaves no process and no mount under the fleet dir (files stay). */
   async stop(): Promise<void> {
     if (!(await this.isCurrent())) return;
-    await Promise.all(this.info.hosts.map((h) => stopHostDir(h.hostDir, { graceMs: 0 })));
+    await stopHostDirs(
+      this.info.hosts.map((h) => h.hostDir),
+      { graceMs: 0 },
+    );
     await cleanupStale(this.dir);
   }
 }
