@@ -54,7 +54,7 @@ if [ -n "$from_src" ]; then
   dr_out md5sum "$(md5sum < "$from_src" 2>/dev/null | cut -d' ' -f1)"
 fi
 if [ "$slash" = 1 ] && [ ! -d "$dest" ]; then
-  if [ "$CHECK" = 1 ]; then dr_out changed 1; dr_out64 msg "dest directory $dest would be created"; dr_out early 1; exit 0; fi
+  if [ "$CHECK" = 1 ]; then dr_out changed 1; dr_out content_changed 1; dr_out64 msg "dest directory $dest would be created"; exit 0; fi
   dr_err=$(mkdir -p "$dest" 2>&1) || dr_fail "Error creating $dest: $dr_err"
   if [ -n "$dir_mode" ]; then chmod "$dir_mode" "$dest" || dr_fail "chmod $dir_mode $dest failed"; fi
 fi

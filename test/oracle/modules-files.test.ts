@@ -38,11 +38,44 @@ interface Case {
   initial?: string;
   /** Extra starting state (dirs, links, modes) built the same way for both sides. */
   setup?: (path: string) => void;
+  /** Controller-side src files (copy src / assemble remote_src=no): real files on this machine. */
+  controller?: boolean;
   /** Skip the check+diff comparison (modules whose check mode Ansible does not support). */
   noCheck?: boolean;
 }
 
 const conf = '# comment\nListen 80\nServerName old\n#Port 22\nPort 2222\nlast line\n';
+function tree(root: string) {
+  mkdirSync(`${root}/conf/sub dir`, { recursive: true });
+  writeFileSync(`${root}/conf/a.conf`, 'a=1\n');
+  writeFileSync(`${root}/conf/sub dir/b $x.conf`, 'b\n');
+  writeFileSync(`${root}/conf/run.sh`, '#!/bin/sh\n');
+  chmodSync(`${root}/conf/run.sh`, 0o750);
+}
+
+/** ControllerFiles over the real filesystem (the oracle runs both sides on this machine). */
+const realFiles = {
+  find: (_kind: string, p: string) => (existsSync(p.replace(/\/+$/, '')) ? p : undefined),
+  read: async (p: string) => readFileSync(p),
+  walk: async (dir: string) => {
+    const out: { path: string; type: 'file' | 'dir' | 'link'; mode: number; target?: string }[] = [];
+    const rec = (rel: string) => {
+      for (const name of readdirSync(join(dir, rel)).sort()) {
+        const r = rel ? `${rel}/${name}` : name;
+        const st = lstatSync(join(dir, r));
+        if (st.isSymbolicLink())
+          out.push({ path: r, type: 'link', mode: st.mode, target: readlinkSync(join(dir, r)) });
+        else if (st.isDirectory()) {
+          out.push({ path: r, type: 'dir', mode: st.mode });
+          rec(r);
+        } else out.push({ path: r, type: 'file', mode: st.mode });
+      }
+    };
+    rec('');
+    return out;
+  },
+};
+
 const require_readdir = (d: string): string[] => (existsSync(d) ? readdirSync(d).sort() : []);
 const noEol = 'alpha\nbeta\ngamma';
 
@@ -339,6 +372,45 @@ const cases: Case[] = [
     args: { dest: '@', content: 'new\n', backup: true },
     initial: 'old\n',
   },
+  // copy from the controller: files and trees (the controller is this machine for both sides)
+  {
+    name: 'copy tree no slash',
+    module: copyModule,
+    controller: true,
+    args: { src: '@.src/conf', dest: '@' },
+    setup: (p) => tree(`${p}.src`),
+  },
+  {
+    name: 'copy tree contents (trailing slash) into new dir',
+    module: copyModule,
+    controller: true,
+    args: { src: '@.src/conf/', dest: '@/' },
+    setup: (p) => tree(`${p}.src`),
+  },
+  {
+    name: 'copy tree with mode and directory_mode',
+    module: copyModule,
+    controller: true,
+    args: { src: '@.src/conf', dest: '@', mode: '0600', directory_mode: '0700' },
+    setup: (p) => {
+      tree(`${p}.src`);
+      mkdirSync(p);
+    },
+  },
+  {
+    name: 'copy file into trailing-slash dest',
+    module: copyModule,
+    controller: true,
+    args: { src: '@.src/conf/a.conf', dest: '@/sub/' },
+    setup: (p) => tree(`${p}.src`),
+  },
+  {
+    name: 'copy file mode preserve',
+    module: copyModule,
+    controller: true,
+    args: { src: '@.src/conf/run.sh', dest: '@', mode: 'preserve' },
+    setup: (p) => tree(`${p}.src`),
+  },
   // assemble
   {
     name: 'assemble fragments',
@@ -586,8 +658,9 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
       const dir = join(s.dir, 'drover');
       if (!existsSync(dir)) setup(dir);
       const path = join(dir, `f${i}`);
-      const r1 = await runModule(c.module, fill(c.args, path));
-      const r2 = await runModule(c.module, fill(c.args, path));
+      const opts = c.controller ? { files: realFiles } : {};
+      const r1 = await runModule(c.module, fill(c.args, path), opts);
+      const r2 = await runModule(c.module, fill(c.args, path), opts);
       const mine: Outcome = {
         changed: [r1.result.changed === true, r2.result.changed === true],
         failed: [r1.result.failed === true, r2.result.failed === true],
@@ -602,7 +675,11 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
         const dir = join(s.dir, 'drover-check');
         if (!existsSync(dir)) setup(dir);
         const path = join(dir, `f${i}`);
-        const r = await runModule(c.module, fill(c.args, path), { check: true, diff: true });
+        const r = await runModule(c.module, fill(c.args, path), {
+          check: true,
+          diff: true,
+          ...(c.controller ? { files: realFiles } : {}),
+        });
         const mine: CheckOutcome = {
           changed: r.result.changed === true,
           failed: r.result.failed === true,
