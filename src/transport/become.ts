@@ -19,6 +19,8 @@ export interface BecomeCommand {
   command: string;
   /** Without become: the script itself (env exports included), for shells that run it directly. */
   body?: string;
+  /** Bytes to send on stdin before the caller's payload (a large script travels this way). */
+  stdinPrefix?: Buffer;
   /** Printed on stdout by the escalated shell before the script runs; absent without become. */
   successMarker?: string;
   /** Regex that matches the become tool's password prompt at the end of its output. */
@@ -45,6 +47,21 @@ export function envExports(env: Record<string, string> | undefined): string {
   return lines.join('');
 }
 
+/** Scripts above this many bytes are sent on stdin (see buildBecomeCommand). */
+export const INLINE_SCRIPT_LIMIT = 96 * 1024;
+
+/** Reads exactly `bytes` of script from stdin into a temp file and runs it; the rest of stdin is the script's. */
+function scriptLoader(bytes: number): string {
+  return [
+    't=$(mktemp) || exit 1',
+    `head -c ${bytes} > "$t" || { rm -f "$t"; exit 1; }`,
+    'sh "$t"',
+    'rc=$?',
+    'rm -f "$t"',
+    'exit $rc',
+  ].join('\n');
+}
+
 /** Ansible's localized su prompts, reduced to the common ones; matched at the end of stderr. */
 const SU_PROMPT =
   /(Password|Passwort|Mot de passe|Contraseña|Senha|Пароль|密码|パスワード|암호)\s*[:：]\s*$/i;
@@ -59,10 +76,23 @@ export function buildBecomeCommand(
   env?: Record<string, string>,
   nonce: string = randomBytes(12).toString('hex'),
 ): BecomeCommand {
-  const body = envExports(env) + script;
+  const fullBody = envExports(env) + script;
+  // Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and the login shell gets the
+  // whole command as one: a larger script travels on stdin ahead of the payload instead.
+  let body = fullBody;
+  let stdinPrefix: Buffer | undefined;
+  const bytes = Buffer.byteLength(fullBody, 'utf8');
+  if (bytes > INLINE_SCRIPT_LIMIT) {
+    stdinPrefix = Buffer.from(fullBody, 'utf8');
+    body = scriptLoader(bytes);
+  }
   // `exec` so the process ssh (or spawn) waits on is the script itself: its signal death
   // is reported as one, and no idle login shell stays around.
-  if (!become) return { command: `exec sh -c ${quote(body)}`, body };
+  if (!become) {
+    const cmd: BecomeCommand = { command: `exec sh -c ${quote(body)}`, body: fullBody };
+    if (stdinPrefix) cmd.stdinPrefix = stdinPrefix;
+    return cmd;
+  }
 
   const marker = `DROVER-BECOME-SUCCESS-${nonce}`;
   // The marker is echoed by the escalated shell itself, so seeing it proves escalation worked.
@@ -97,6 +127,7 @@ export function buildBecomeCommand(
     };
     if (prompt) cmd.prompt = prompt;
     if (withPassword) cmd.password = become.password as string;
+    if (stdinPrefix) cmd.stdinPrefix = stdinPrefix;
     return cmd;
   }
 
@@ -111,6 +142,7 @@ export function buildBecomeCommand(
       user,
     };
     if (withPassword) cmd.password = become.password as string;
+    if (stdinPrefix) cmd.stdinPrefix = stdinPrefix;
     return cmd;
   }
 
@@ -247,6 +279,7 @@ export class BecomeConversation {
   private sendPayload(): void {
     if (this.payloadSent) return;
     this.payloadSent = true;
+    if (this.cmd.stdinPrefix) this.io.write(this.cmd.stdinPrefix);
     if (this.payload && this.payload.length > 0) this.io.write(this.payload);
     this.io.end();
   }

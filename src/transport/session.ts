@@ -129,9 +129,13 @@ export class SessionShell {
     if (this.dead) return Promise.reject(this.dead);
     if (this.pending) return Promise.reject(new Error('session busy'));
     const boundary = `DROVER-END-${randomBytes(16).toString('hex')}`;
-    // Without become the script runs directly in the driver's child sh: one exec fewer.
+    // Without become the script runs directly in the driver's child sh: one exec fewer, and
+    // no argv limit, so a large script needs no loader.
     const script = Buffer.from(`${cmd.body ?? cmd.command}\n`, 'utf8');
-    const payload = stdin ?? Buffer.alloc(0);
+    const parts = [cmd.body === undefined ? cmd.stdinPrefix : undefined, stdin].filter(
+      (b): b is Buffer => !!b,
+    );
+    const payload = Buffer.concat(parts);
     return new Promise<RawRun>((resolve, reject) => {
       this.pending = { boundary, cmd, resolve, reject };
       this.ch.write(

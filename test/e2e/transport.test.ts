@@ -180,6 +180,19 @@ describe('exec channels vs session shell', () => {
     const big = await c.run('head -c 10485760 /dev/zero | tr "\\0" z');
     expect(big.stdout.length).toBe(10 * 1024 * 1024);
     expect(big.stdout.replaceAll('z', '')).toBe('');
+    // scripts beyond the argv limit, with and without become
+    const data = randomBytes(400_000).toString('hex');
+    const bigScript = `d='${data}'\nprintf %s "$d" | sha256sum | cut -d" " -f1; cat`;
+    expect((await c.run(bigScript, { stdin: 'p' })).stdout).toBe(`${sha(data)}\np`);
+    expect((await c.run(bigScript, { stdin: 'q', become: { method: 'sudo', user: 'root' } })).stdout).toBe(
+      `${sha(data)}\nq`,
+    );
+    const exec = conn(spec('h11', { ansible_user: 'dpw' }));
+    const viaPw = await exec.run(bigScript, {
+      stdin: 'r',
+      become: { method: 'sudo', user: 'root', password: DPW_PASSWORD },
+    });
+    expect(viaPw).toMatchObject({ rc: 0, stdout: `${sha(data)}\nr` });
     // a script that leaves its stdin unread must not disturb the next one
     await c.run('true', { stdin: 'unread'.repeat(1000) });
     expect((await c.run('cat', { stdin: 'next' })).stdout).toBe('next');

@@ -103,6 +103,17 @@ describe('become conversation over a real process', () => {
     }
   });
 
+  it('a script too large for argv travels on stdin after the password', async () => {
+    process.env.FAKE_SUDO_EXPECT = ODD;
+    try {
+      const data = 'x'.repeat(300_000);
+      const r = await conn.run(`d='${data}'\necho \${#d}; cat`, { become: become(ODD), stdin: 'tail' });
+      expect(r).toMatchObject({ rc: 0, stdout: '300000\ntail', stderr: '' });
+    } finally {
+      delete process.env.FAKE_SUDO_EXPECT;
+    }
+  });
+
   it('a wrong password fails clearly, without running the script or echoing the password', async () => {
     process.env.FAKE_SUDO_EXPECT = 'right';
     try {

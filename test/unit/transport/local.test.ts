@@ -32,6 +32,14 @@ describe('LocalConnection', () => {
     expect(sha(big.stdout.slice(0, -1))).toBe(again.stdout.split(' ')[0]);
   });
 
+  it('runs a 1 MiB script (beyond the 128 KiB argv limit) and still passes stdin', async () => {
+    const data = randomBytes(512 * 1024).toString('hex');
+    const script = `d='${data}'\nprintf %s "$d" | sha256sum | cut -d" " -f1\ncat`;
+    const r = await conn.run(script, { stdin: 'payload-after-script', env: { A: 'b' } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${sha(data)}\npayload-after-script`);
+  });
+
   it('kills a command that runs past its timeout, with its children', async () => {
     const marker = join(dir, 'child-survived');
     const t = Date.now();
