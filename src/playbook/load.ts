@@ -708,7 +708,49 @@ export class PlaybookLoader {
     const own_handlers = this.taskList(child(s, 'handlers'), { ...scope, handler: true }, 'handlers');
     // Role handlers come first, like Ansible's play.compile handlers order.
     handlers.push(...own_handlers);
+    this.checkNotify(play);
     return play;
+  }
+
+  /**
+   * A literal `notify` that matches no handler name or `listen` topic of the play is a
+   * warning: Ansible fails only when the task reports a change, and handlers may still
+   * arrive through include_tasks / include_role at run time.
+   */
+  private checkNotify(play: Play): void {
+    const known = new Set<string>();
+    const walk = (nodes: PlayNode[], visit: (t: TaskNode) => void) => {
+      for (const n of nodes) {
+        if (n.kind === 'block') walk([...n.block, ...n.rescue, ...n.always], visit);
+        else visit(n);
+      }
+    };
+    let dynamic = false;
+    walk(play.handlers, (h) => {
+      if (h.name !== undefined) {
+        known.add(h.name);
+        if (h.origin.role) known.add(`${h.origin.role.name} : ${h.name}`);
+      }
+      for (const l of h.listen ?? []) known.add(l);
+      if (h.action === 'include_tasks' || h.action === 'include_role') dynamic = true;
+    });
+    if (dynamic) return;
+    const check = (t: TaskNode) => {
+      for (const n of t.notify ?? []) {
+        if (isTemplated(n) || known.has(n)) continue;
+        const guess = didYouMean(n, known);
+        this.problems.warn(
+          `the handler '${n}' notified here is not defined in this play${guess ? `; did you mean '${guess}'?` : ''}`,
+          t.pos,
+        );
+      }
+    };
+    const roleTasks = (r: RoleInstance) => {
+      for (const d of r.dependencies) roleTasks(d);
+      walk(r.tasks, check);
+    };
+    for (const r of play.roles) roleTasks(r);
+    walk([...play.pre_tasks, ...play.tasks, ...play.post_tasks, ...play.handlers], check);
   }
 
   private collectRoleHandlers(r: RoleInstance, sink: PlayNode[]): void {

@@ -282,7 +282,9 @@ describe('inline playbooks', () => {
     const r = check(
       '- hosts: all\n  tasks:\n    - block:\n        - debug: msg=x\n      notify: h1\n    - debug: msg=y\n      notify: [h1, h2]\n  handlers:\n    - name: h1\n      debug: msg=h\n      listen: [a, b]\n',
     );
-    expect(r.problems).toEqual([]);
+    expect(r.problems.map((p) => p.message)).toEqual([
+      "the handler 'h2' notified here is not defined in this play",
+    ]);
     const p = r.playbook.plays[0]!;
     const b = p.tasks[0] as BlockNode;
     expect((b.block[0] as TaskNode).notify).toEqual(['h1']);
@@ -327,6 +329,20 @@ describe('inline playbooks', () => {
       ['warning', 4, "'tgas' is passed to the role as a parameter; did you mean the keyword 'tags'?"],
     ]);
     expect(r.playbook.plays[0]?.roles[0]?.params).toEqual({ tgas: 'a', port_num: 1 });
+  });
+
+  it('a notify that matches no handler or listen topic is a warning with a did-you-mean', () => {
+    const r = check(
+      '- hosts: all\n  tasks:\n    - debug: msg=x\n      notify: [restart web, reload]\n  handlers:\n    - name: restart webs\n      debug: msg=h\n    - name: other\n      debug: msg=o\n      listen: reload\n',
+    );
+    expect(r.problems).toEqual([
+      {
+        severity: 'warning',
+        message:
+          "the handler 'restart web' notified here is not defined in this play; did you mean 'restart webs'?",
+        pos: { file: expect.stringMatching(/pb\d+\.yml$/), line: 3, col: 7 },
+      },
+    ]);
   });
 
   it('vault-encrypted vars files need a secret', () => {
