@@ -136,12 +136,14 @@ export async function bootHost(spec: HostSpec): Promise<HostHandle> {
   if (spec.command.length === 0) throw new MachineError(`host ${spec.name}: no command to run`);
 
   const previous = await readState(hostDir);
-  if (previous && (await isRunning(previous.launcherPid))) {
+  if (previous && (await isOurLauncher(previous.launcherPid, previous.rootDir))) {
     throw new MachineError(
       `host ${spec.name} is already running (pid ${previous.pid}, state ${statePath(hostDir)})`,
       'stop it first',
     );
   }
+  // A record without a live launcher: a crash left it; end whatever may still run inside.
+  if (previous) await stopHostDir(hostDir, { graceMs: 0 });
   const ports = spec.ports ?? [];
   for (const port of ports) {
     if (!(await portFree(port))) {
