@@ -156,7 +156,8 @@ export function editCrontab(
   const warnings: string[] = [];
   let changed = false;
   if (a.env) {
-    const decl = `${a.name}=${a.job ?? ''}`;
+    // Ansible quotes the value: NAME="value".
+    const decl = `${a.name}="${a.job ?? ''}"`;
     const old = tab.findEnv(a.name);
     if (a.state === 'present') {
       if (!old) {

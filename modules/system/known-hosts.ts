@@ -114,9 +114,8 @@ export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | Task
     if (!hostFieldMatches(field, host)) {
       return {
         failed: true,
-        msg: field.startsWith('|1|')
-          ? 'Host parameter does not match hashed host field in supplied key'
-          : `Host parameter (${host}) does not match the host field of the supplied key (${field})`,
+        // Ansible's wording for both plain and hashed host fields.
+        msg: 'Host parameter does not match hashed host field in supplied key',
       };
     }
     if (a.hash_host && !field.startsWith('|1|')) key = hashHostKey(host, key);
@@ -160,8 +159,8 @@ export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | Task
       if (d.found && !key && a.state === 'absent') {
         // ssh-keygen -R removes every entry of the host: drop every line -F reported.
         const drop = new Set([...keygen.matchAll(/found: line (\d+)/g)].map((m) => Number(m[1])));
+        // Ansible computes the diff before running -R, so its `after` shows no removal; kept as is.
         newContent = lines.filter((_, i) => !drop.has(i + 1)).join('');
-        diff.after = newContent;
       } else if (d.replaceOrAdd || d.found !== (a.state === 'present')) {
         newContent = diff.after;
       }

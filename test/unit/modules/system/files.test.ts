@@ -164,7 +164,7 @@ describe('cron', () => {
       { ...base, name: 'PATH', job: '/bin:/usr/bin', env: true },
       false,
     );
-    expect(e2.tab.render()).toBe('PATH=/bin:/usr/bin\n#Ansible: r\n@reboot x\n');
+    expect(e2.tab.render()).toBe('PATH="/bin:/usr/bin"\n#Ansible: r\n@reboot x\n');
     expect(e2.tab.envNames()).toEqual(['PATH']);
   });
 
