@@ -283,7 +283,7 @@ describe('inline playbooks', () => {
       '- hosts: all\n  tasks:\n    - block:\n        - debug: msg=x\n      notify: h1\n    - debug: msg=y\n      notify: [h1, h2]\n  handlers:\n    - name: h1\n      debug: msg=h\n      listen: [a, b]\n',
     );
     expect(r.problems.map((p) => p.message)).toEqual([
-      "the handler 'h2' notified here is not defined in this play",
+      "the handler 'h2' notified here is not defined in this play; did you mean 'h1'?",
     ]);
     const p = r.playbook.plays[0]!;
     const b = p.tasks[0] as BlockNode;
