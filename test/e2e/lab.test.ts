@@ -180,6 +180,12 @@ describe('shared e2e fleet', () => {
       });
       expect(r.code).toBe(0);
     }
+    // A password sudo (first use: no lecture file, the timestamp lives on the /run tmpfs).
+    const pw = await runSsh(fleet, 'h05', `sudo -S -p '' id -un`, {
+      user: 'dpw',
+      input: `${DPW_PASSWORD}\n`,
+    });
+    expect(pw.stdout).toBe('root\n');
     const after = await fleet.snapshot('h05');
     expect(fleet.diff(before, after)).toEqual({ added: [], removed: [], changed: [] });
     expect(await fleet.digest('h05')).toBe(d0);
