@@ -3,7 +3,7 @@
  * sub-commands, flags, messages and exit codes (1 for vault errors, 5 for option errors).
  */
 import { spawnSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { DroverError } from '../src/errors.js';
@@ -26,7 +26,7 @@ import {
   type VaultSecret,
   writeTarget,
 } from '../src/vault/index.js';
-import { readAnsibleConfig } from './ansible-config.js';
+import { parseIni, readAnsibleConfig } from './ansible-config.js';
 
 interface VaultFlags {
   vaultId?: string[];
@@ -202,15 +202,21 @@ async function runVault(
   if (f.output && files.length > 1) {
     throw new VaultOptionsError('At most one input file may be used with the --output option');
   }
-  const configFile = configPasswordFile();
+  const settings = vaultSettings();
   const base: VaultCliOptions = {
     vaultId: vaultIds,
-    vaultPasswordFile: [...(f.vaultPasswordFile ?? []), ...(f.vaultPassFile ?? []), ...configFile],
+    vaultPasswordFile: [
+      ...(f.vaultPasswordFile ?? []),
+      ...(f.vaultPassFile ?? []),
+      ...settings.passwordFiles,
+    ],
     askVaultPass: Boolean(f.askVaultPass || f.askVaultPassword),
     autoPrompt: true,
     warn,
+    env: settings.env,
   };
-  const encryptVaultId = f.encryptVaultId || process.env.ANSIBLE_VAULT_ENCRYPT_IDENTITY || undefined;
+  const encryptVaultId = f.encryptVaultId || settings.env.ANSIBLE_VAULT_ENCRYPT_IDENTITY || undefined;
+  const idMatch = /^(1|true|yes|on)$/i.test(settings.env.ANSIBLE_VAULT_ID_MATCH ?? '');
 
   if (action === 'encrypt_string') {
     // Validate the inputs before asking for any password, as ansible-vault's option checks do.
@@ -224,7 +230,7 @@ async function runVault(
     const secrets = await loadVaultSecrets(base, prompt);
     if (secrets.length === 0)
       throw new VaultOptionsError("A vault password is required to use Ansible's Vault");
-    const keyring = new Keyring(secrets);
+    const keyring = new Keyring(secrets, { idMatch });
     if (action === 'decrypt') {
       if (files.length === 0 && stdin === process.stdin && process.stdin.isTTY) {
         stderr.write('Reading ciphertext input from stdin\n');
@@ -245,7 +251,7 @@ async function runVault(
     } else if (action === 'edit') {
       for (const file of files) await editFile(keyring, file);
     } else {
-      const newSecret = await newRekeySecret(f, base, encryptVaultId, prompt, warn);
+      const newSecret = await newRekeySecret(f, base, settings, encryptVaultId, prompt, warn);
       for (const file of files) await rekeyFile(keyring, file, newSecret);
       stderr.write('Rekey successful\n');
     }
@@ -290,33 +296,53 @@ async function runVault(
   }
 }
 
-/**
- * ansible.cfg's `vault_password_file`, used after the command-line ones as ansible-vault does.
- * The environment variable overrides it and is read by loadVaultSecrets itself.
- */
-function configPasswordFile(): string[] {
-  if (process.env.DROVER_VAULT_PASSWORD_FILE || process.env.ANSIBLE_VAULT_PASSWORD_FILE) return [];
+interface VaultSettings {
+  /** ansible.cfg's `vault_password_file` (relative to the cfg), unless the environment sets one. */
+  passwordFiles: string[];
+  /** process.env, with ansible.cfg's vault settings filled in where the environment has none. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** The vault settings of ansible.cfg, as ansible-vault reads them (the environment wins). */
+function vaultSettings(): VaultSettings {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let passwordFiles: string[] = [];
   try {
-    const file = readAnsibleConfig(process.cwd()).vaultPasswordFile;
-    return file ? [file] : [];
+    const cfg = readAnsibleConfig(process.cwd());
+    if (!env.DROVER_VAULT_PASSWORD_FILE && !env.ANSIBLE_VAULT_PASSWORD_FILE && cfg.vaultPasswordFile) {
+      passwordFiles = [cfg.vaultPasswordFile];
+    }
+    const d = cfg.file ? (parseIni(readFileSync(cfg.file, 'utf8')).defaults ?? {}) : {};
+    const fill: [string, string][] = [
+      ['ANSIBLE_VAULT_IDENTITY_LIST', 'vault_identity_list'],
+      ['ANSIBLE_VAULT_IDENTITY', 'vault_identity'],
+      ['ANSIBLE_VAULT_ENCRYPT_IDENTITY', 'vault_encrypt_identity'],
+      ['ANSIBLE_VAULT_ID_MATCH', 'vault_id_match'],
+    ];
+    for (const [name, key] of fill) if (env[name] === undefined && d[key] !== undefined) env[name] = d[key];
   } catch (e) {
     throw new VaultOptionsError(`cannot read ansible.cfg: ${(e as Error).message}`);
   }
+  return { passwordFiles, env };
 }
 
 async function newRekeySecret(
   f: VaultFlags,
   base: VaultCliOptions,
+  settings: VaultSettings,
   encryptVaultId: string | undefined,
   prompt: PromptFn,
   warn: (m: string) => void,
 ): Promise<VaultSecret> {
   // ansible-vault keeps ANSIBLE_VAULT_IDENTITY_LIST for the new secret only with an encrypt id.
-  const env = { ...process.env };
+  const env = { ...settings.env };
   if (!encryptVaultId) delete env.ANSIBLE_VAULT_IDENTITY_LIST;
   const opts: VaultCliOptions = {
     vaultId: f.newVaultId ? [f.newVaultId] : [],
-    vaultPasswordFile: [...(f.newVaultPasswordFile ? [f.newVaultPasswordFile] : []), ...configPasswordFile()],
+    vaultPasswordFile: [
+      ...(f.newVaultPasswordFile ? [f.newVaultPasswordFile] : []),
+      ...settings.passwordFiles,
+    ],
     autoPrompt: true,
     newPassword: true,
     env,

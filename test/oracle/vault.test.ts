@@ -316,6 +316,26 @@ describe('ansible.cfg', () => {
   });
 });
 
+describe('ansible.cfg vault identities', () => {
+  it('vault_identity_list and vault_encrypt_identity pick the same secret in both tools', () => {
+    const cfg = join(dir, 'ids.cfg');
+    writeFileSync(
+      cfg,
+      '[defaults]\nvault_identity_list = dev@pw-a, prod@pw-b\nvault_encrypt_identity = prod\n',
+    );
+    const env = { ANSIBLE_CONFIG: cfg };
+    const ours = file('cfg-ids-ours.yml', PLAIN);
+    const theirs = file('cfg-ids-theirs.yml', PLAIN);
+    ok(drover(['encrypt', ours], undefined, env));
+    ok(ansibleVault(['encrypt', theirs], undefined, env));
+    expect(read('cfg-ids-ours.yml').split('\n')[0]).toBe(read('cfg-ids-theirs.yml').split('\n')[0]);
+    expect(read('cfg-ids-ours.yml').split('\n')[0]).toBe('$ANSIBLE_VAULT;1.2;AES256;prod');
+    expect(ok(ansibleVault(['view', ours], undefined, env))).toBe(PLAIN);
+    expect(ok(drover(['view', theirs], undefined, env))).toBe(PLAIN);
+    expect(ok(ansibleVault(['view', '--vault-id', 'prod@pw-b', ours]))).toBe(PLAIN);
+  });
+});
+
 describe('through the main drover CLI', () => {
   it('drover vault encrypt_string → ansible-playbook uses the value; wrong password exits 1', () => {
     const main = (args: string[], input?: string) =>
