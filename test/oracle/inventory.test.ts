@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inventoryCommand } from '../../cli/inventory.js';
 import { loadInventory } from '../../src/inventory/inventory.js';
 import { inventoryHost, inventoryList } from '../../src/inventory/output.js';
 import { Keyring } from '../../src/vault/index.js';
@@ -21,6 +22,8 @@ interface Case {
   vaultPassword?: string;
   /** Patterns whose host order Ansible leaves to Python set iteration: compared as sets. */
   setOrder?: string[];
+  /** Also compare `--graph [--vars]` text and `--list --export` through the drover CLI command. */
+  cliChecks?: boolean;
 }
 
 interface Run {
@@ -143,6 +146,9 @@ interface Oracle {
   patterns: Map<string, PatternAnswer>;
   /** From the `ansible` CLI: a few patterns. */
   cli: Map<string, Run>;
+  graph?: Run;
+  graphVars?: Run;
+  exportList?: Run;
 }
 
 const oracles = new Map<string, Promise<Oracle>>();
@@ -194,6 +200,13 @@ beforeAll(() => {
       .filter((h, i) => i === 0 || ['localhost', '127.0.0.1', '::1'].includes(h))
       .map(async (h) => [h, await ansible('ansible-inventory', [...base, '--host', h], dir)] as const);
     const runs = patternRuns(c);
+    const graphP = c.cliChecks ? ansible('ansible-inventory', [...base, '--graph'], dir) : undefined;
+    const graphVarsP = c.cliChecks
+      ? ansible('ansible-inventory', [...base, '--graph', '--vars'], dir)
+      : undefined;
+    const exportP = c.cliChecks
+      ? ansible('ansible-inventory', [...base, '--list', '--export'], dir)
+      : undefined;
     const harnessP = ansible(
       '/usr/bin/python3',
       [join(work, 'patterns.py'), JSON.stringify({ sources: c.sources, runs })],
@@ -214,6 +227,13 @@ beforeAll(() => {
           return new Map(runs.map(([p, l], i) => [patternKey(p, l), answers[i]!]));
         }),
         cli: new Map(await Promise.all(cliPs)),
+        ...(c.cliChecks
+          ? {
+              graph: await graphP,
+              graphVars: await graphVarsP,
+              exportList: await exportP,
+            }
+          : {}),
       }))(),
     );
   }
@@ -279,6 +299,28 @@ describe('inventory matches ansible-inventory 2.14', () => {
         }
         expect(unmatchedWarnings(warnings.join('\n')), `warnings for ${key}`).toEqual(
           unmatchedWarnings(theirs.warnings.join('\n')),
+        );
+      }
+
+      if (c.cliChecks) {
+        const drover = async (args: string[]): Promise<string> => {
+          let out = '';
+          const cmd = inventoryCommand({ write: (t) => (out += t), warn: () => {} });
+          const cwd = process.cwd();
+          process.chdir(dir);
+          try {
+            await cmd.parseAsync([...c.sources.flatMap((s) => ['-i', s]), ...args], { from: 'user' });
+          } finally {
+            process.chdir(cwd);
+          }
+          return out;
+        };
+        expect(await drover(['--graph']), '--graph').toBe(oracle.graph!.stdout.trimEnd());
+        expect(await drover(['--graph', '--vars']), '--graph --vars').toBe(
+          oracle.graphVars!.stdout.trimEnd(),
+        );
+        expect(JSON.parse(await drover(['--list', '--export'])), '--list --export').toEqual(
+          JSON.parse(oracle.exportList!.stdout),
         );
       }
 
