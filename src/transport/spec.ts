@@ -25,6 +25,11 @@ export interface CliConnectionOptions {
   becomeMethod?: string;
   becomeUser?: string;
   becomePassword?: string;
+  /** ansible.cfg [ssh_connection] ssh_args (ANSIBLE_SSH_ARGS is read from env). */
+  sshArgs?: string;
+  /** ansible.cfg ssh_common_args / ssh_extra_args, used when the host has no such variable. */
+  sshCommonArgs?: string;
+  sshExtraArgs?: string;
   /** ansible.cfg host_key_checking */
   hostKeyChecking?: boolean | HostKeyChecking;
   /** Environment for ANSIBLE_HOST_KEY_CHECKING (default process.env). */
@@ -273,9 +278,7 @@ export function connectionSpecFromVars(
   const origin: Record<string, string> = {};
   const where = `host ${inventoryHostname}`;
 
-  const commonArgs = str(vars.ansible_ssh_common_args) ?? '';
-  const extraArgs = str(vars.ansible_ssh_extra_args) ?? '';
-  const args = parseSshArgs(`${commonArgs} ${extraArgs}`);
+  const args = parseSshArgs(sshArgsText(vars, cli, env));
 
   let connection = str(vars.ansible_connection) ?? cli.connection ?? 'ssh';
   if (connection === 'smart' || connection === 'paramiko' || connection === 'ansible.builtin.ssh')
@@ -463,11 +466,27 @@ function safeLocalUser(): string {
   }
 }
 
+/**
+ * Ansible's ssh command line order: ssh_args, then common args, then extra args. ssh keeps
+ * the first value of each option, so this order is also the precedence.
+ */
+function sshArgsText(
+  vars: Record<string, unknown>,
+  cli: CliConnectionOptions,
+  env: Record<string, string | undefined>,
+): string {
+  return [
+    str(vars.ansible_ssh_args) ?? env.ANSIBLE_SSH_ARGS ?? cli.sshArgs,
+    str(vars.ansible_ssh_common_args) ?? env.ANSIBLE_SSH_COMMON_ARGS ?? cli.sshCommonArgs,
+    str(vars.ansible_ssh_extra_args) ?? env.ANSIBLE_SSH_EXTRA_ARGS ?? cli.sshExtraArgs,
+  ]
+    .filter((a): a is string => a !== undefined && a !== '')
+    .join(' ');
+}
+
 /** Notes (ignored ssh options, Match blocks) worth a warning for this host. */
 export function connectionNotes(vars: Record<string, unknown>, cli: CliConnectionOptions = {}): string[] {
-  const args = parseSshArgs(
-    `${str(vars.ansible_ssh_common_args) ?? ''} ${str(vars.ansible_ssh_extra_args) ?? ''}`,
-  );
+  const args = parseSshArgs(sshArgsText(vars, cli, cli.env ?? process.env));
   const requested = str(vars.ansible_host) ?? '';
   const cfg = requested
     ? resolveSshConfig(requested, {

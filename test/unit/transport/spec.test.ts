@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
 import {
   ansibleBool,
+  connectionNotes,
   connectionSpecFromVars,
   parseSshArgs,
   shellWords,
@@ -117,6 +118,26 @@ describe('connectionSpecFromVars', () => {
     );
     expect(pc.proxyJump).toEqual(['ops@bastion.example.com:22']);
     expect(parseSshArgs('-o ForwardAgent=yes -C').ignored).toEqual(['-o ForwardAgent=yes', '-C']);
+  });
+
+  it('ssh_args (cfg / ANSIBLE_SSH_ARGS) come first, so they win over common and extra args', () => {
+    const cli = { ...noConfig, sshArgs: '-o ControlMaster=auto -o UserKnownHostsFile=/cfg/kh -o Port=2000' };
+    const s = connectionSpecFromVars(
+      'h',
+      { ansible_ssh_common_args: '-o UserKnownHostsFile=/var/kh -p 3000' },
+      cli,
+    );
+    expect(s.knownHostsFiles).toEqual(['/cfg/kh']);
+    expect(s.port).toBe(2000);
+    const e = connectionSpecFromVars('h', {}, { ...noConfig, env: { ANSIBLE_SSH_COMMON_ARGS: '-J jumpy' } });
+    expect(e.proxyJump).toEqual(['jumpy:22']);
+    expect(
+      connectionNotes({ ansible_ssh_args: '-o ControlPersist=60s' }, { ...noConfig, sshArgs: '-C' }),
+    ).toEqual(['ssh option -o ControlPersist=60s is not supported by drover and was ignored']);
+    expect(connectionNotes({}, { ...noConfig, sshArgs: '-C -o ForwardAgent=yes' })).toEqual([
+      'ssh option -C is not supported by drover and was ignored',
+      'ssh option -o ForwardAgent=yes is not supported by drover and was ignored',
+    ]);
   });
 
   it('host_key_checking: var, then ANSIBLE_HOST_KEY_CHECKING, then ssh options', () => {
