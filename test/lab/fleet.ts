@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
@@ -173,10 +173,8 @@ export class Fleet {
     const h = this.host(name);
     if (await attachHost(h.hostDir)) return;
     await mkdir(h.upperDir, { recursive: true });
-    const filled = await readFile(join(h.upperDir, LAB_SSHD_CONFIG.slice(1)))
-      .then(() => true)
-      .catch(() => false);
-    if (!filled) await fillUpper(this.info.templateDir, h.upperDir, h.name);
+    // An upper layer with anything in it is the host's own state, whatever a test did to it.
+    if ((await readdir(h.upperDir)).length === 0) await fillUpper(this.info.templateDir, h.upperDir, h.name);
     await bootHost({
       name: h.name,
       hostDir: h.hostDir,
