@@ -58,10 +58,14 @@ dr_touch_times() {
   return 0
 }
 dr_recurse() {
-  find "$1" -mindepth 1 | while IFS= read -r dr_rp; do
+  # a here-document keeps the loop in this shell, so DR_CHANGED and dr_fail reach the answer
+  dr_list=$(find "$1" -mindepth 1)
+  [ -n "$dr_list" ] || return 0
+  while IFS= read -r dr_rp; do
     dr_attrs "$dr_rp" "$owner" "$group" "$mode"
-    [ "$DR_CHANGED" = 1 ] && echo changed
-  done
+  done <<DR_EOF
+$dr_list
+DR_EOF
 }
 prev=$(dr_state "$path")
 if [ -z "$state" ]; then
@@ -109,14 +113,18 @@ directory)
         while [ ! -e "$dr_c" ] && [ "$dr_c" != / ] && [ "$dr_c" != . ]; do dr_missing="$dr_c
 $dr_missing"; dr_c=$(dr_dirname "$dr_c"); done
         dr_err=$(mkdir -p "$path" 2>&1) || dr_fail "There was an issue creating $path as requested: $dr_err"
-        printf '%s' "$dr_missing" | while IFS= read -r dr_c; do [ -n "$dr_c" ] && dr_attrs "$dr_c" "$owner" "$group" "$mode"; done
+        while IFS= read -r dr_c; do
+          if [ -n "$dr_c" ]; then dr_attrs "$dr_c" "$owner" "$group" "$mode"; fi
+        done <<DR_EOF
+$dr_missing
+DR_EOF
       fi ;;
     *) dr_fail "$path already exists as a $prev" ;;
   esac
   if [ -d "$path" ]; then
     dr_attrs "$path" "$owner" "$group" "$mode"
     dr_touch_times "$path"
-    if [ "$recurse" = 1 ] && [ -n "$(dr_recurse "$path")" ]; then DR_CHANGED=1; fi
+    if [ "$recurse" = 1 ]; then dr_recurse "$path"; fi
   fi ;;
 link)
   [ -n "$src" ] || { [ "$prev" = link ] && src=$(readlink "$path"); }

@@ -135,6 +135,27 @@ describe('file', () => {
     expect(statSync(s.path('r/s')).mode & 0o777).toBe(0o750);
   });
 
+  it('a failure deep in recurse is reported with its reason', async () => {
+    mkdirSync(s.path('r/s'), { recursive: true });
+    writeFileSync(s.path('r/s/f'), 'x');
+    const bad = await runModule(fileModule, {
+      path: s.path('r'),
+      state: 'directory',
+      recurse: true,
+      owner: 'no_such_user_drover',
+    });
+    expect(bad.result.failed).toBe(true);
+    expect(String(bad.result.msg)).toMatch(/^chown failed: .*no_such_user_drover/);
+    const uid = String(process.getuid?.() ?? 0);
+    const same = await runModule(fileModule, {
+      path: s.path('r'),
+      state: 'directory',
+      recurse: true,
+      owner: uid,
+    });
+    expect(same.result.changed).toBe(false);
+  });
+
   it('default state follows the existing path; hard-linked files stay ok', async () => {
     writeFileSync(s.path('h1'), 'x');
     linkSync(s.path('h1'), s.path('h2'));
