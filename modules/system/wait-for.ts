@@ -57,6 +57,34 @@ while :; do
   sleep "$pause"
 done`;
 
+/**
+ * search_regex is a Python regex; the target's grep -E knows POSIX ERE. Translate the
+ * common escapes and non-capturing groups (the match is re-run in JS for the groups).
+ */
+export function pythonRegexToEre(re: string): string {
+  const map: Record<string, string> = {
+    d: '[0-9]',
+    D: '[^0-9]',
+    s: '[[:space:]]',
+    S: '[^[:space:]]',
+    w: '[[:alnum:]_]',
+    W: '[^[:alnum:]_]',
+  };
+  let out = '';
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i]!;
+    if (c === '\\' && i + 1 < re.length) {
+      const n = re[i + 1]!;
+      out += map[n] ?? `\\${n}`;
+      i++;
+    } else if (c === '(' && re.startsWith('(?:', i)) {
+      out += '(';
+      i += 2;
+    } else out += c;
+  }
+  return out;
+}
+
 export function planWaitFor(a: WaitForArgs, ctx: PlanContext): Step | TaskResult {
   if (a.port !== undefined && a.path !== undefined) {
     return { failed: true, msg: 'port and path parameter can not both be passed to wait_for' };
@@ -81,7 +109,7 @@ export function planWaitFor(a: WaitForArgs, ctx: PlanContext): Step | TaskResult
       host: a.host,
       port: a.port ?? '',
       path: a.path ?? '',
-      regex: a.search_regex ?? '',
+      regex: a.search_regex === undefined ? '' : pythonRegexToEre(a.search_regex),
       state: a.state,
       timeout: a.timeout,
       delay: a.delay,

@@ -28,7 +28,8 @@ case "$t" in
   groupadd)
     for n; do :; done; g=1000; [ "$1" = -g ] && g=$2
     printf '%s:x:%s:\\n' "$n" "$g" >> "$FAKE_ETC/group" ;;
-  useradd)
+  chpasswd) cat > "$FAKE_ETC/chpasswd.in" ;;
+  adduser|useradd)
     for n; do :; done
     printf '%s:x:1001:1001::/home/%s:/bin/sh\\n' "$n" "$n" >> "$FAKE_ETC/passwd" ;;
   *) : ;;
@@ -43,6 +44,11 @@ beforeEach(() => {
   const bin = s.path('bin');
   runShSync(
     `mkdir -p ${bin} && for t in getent groupadd groupmod groupdel useradd usermod userdel; do ln -s ../tool ${bin}/$t; done`,
+  );
+  // A busybox-like host: no shadow-utils, only adduser/addgroup/deluser/delgroup/chpasswd.
+  const bb = s.path('bbin');
+  runShSync(
+    `mkdir -p ${bb} && for t in getent adduser addgroup deluser delgroup chpasswd; do ln -s ../tool ${bb}/$t; done`,
   );
   writeFileSync(s.path('passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
   writeFileSync(s.path('group'), 'root:x:0:\nwheel:x:10:root\n');
@@ -233,6 +239,29 @@ describe('user', () => {
       expect(calls('useradd')).toEqual([['-c', comment, '-M', 'ann']]);
     },
   );
+
+  it('falls back to busybox adduser/addgroup/chpasswd without shadow-utils', async () => {
+    // /usr/sbin and /sbin (where useradd lives here) are left off PATH.
+    env = { PATH: `${s.path('bbin')}:/usr/bin:/bin`, FAKE_ETC: s.dir };
+    const r = await run(user, {
+      name: 'bb',
+      uid: 1600,
+      group: 'wheel',
+      groups: ['root'],
+      comment: 'B B',
+      shell: '/bin/ash',
+      password: '$6$x',
+    });
+    expect(r.result, JSON.stringify(r.result)).toMatchObject({ changed: true });
+    expect(calls('adduser')).toEqual([
+      ['-D', '-u', '1600', '-G', 'wheel', '-g', 'B B', '-s', '/bin/ash', 'bb'],
+    ]);
+    expect(calls('addgroup')).toEqual([['bb', 'root']]);
+    expect(readFileSync(s.path('chpasswd.in'), 'utf8')).toBe('bb:$6$x\n');
+    const del = await run(user, { name: 'bb', state: 'absent', remove: true });
+    expect(del.result, JSON.stringify(del.result)).toMatchObject({ changed: true });
+    expect(calls('deluser')).toEqual([['--remove-home', 'bb']]);
+  });
 
   it('rejects a bad update_password choice in validation', () => {
     const v = validateArgs('user', user.args, { name: 'x', update_password: 'sometimes' });
