@@ -1,4 +1,5 @@
 /** What every workload gets: the options, the fleet, and how to measure phases into rows. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../test/lab/fleet.js';
 import { type Measurement, measure } from './measure.js';
@@ -30,11 +31,29 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
+/** PIDs of the hosts' sshd masters (PID 1 of each host), read after any reset. */
+export function hostPids(fleet: Fleet, names: string[]): number[] {
+  const pids: number[] = [];
+  for (const n of names) {
+    try {
+      const state = JSON.parse(readFileSync(join(fleet.host(n).hostDir, 'host.json'), 'utf8')) as {
+        pid?: number;
+      };
+      if (typeof state.pid === 'number') pids.push(state.pid);
+    } catch {
+      // not a lab host (simulated): no target CPU for it
+    }
+  }
+  return pids;
+}
+
 export interface Phase {
   /** Suffix of the workload name: '' or ' (rerun)'. */
   name: string;
   argv: () => string[];
   env: () => NodeJS.ProcessEnv;
+  /** Lab hosts whose CPU counts as target CPU. */
+  targets?: string[];
   /** What is wrong with a run, or undefined; may add a note (idempotence). */
   check: (m: Measurement) => string | undefined;
   note?: (m: Measurement) => string | undefined;
@@ -57,7 +76,8 @@ export async function measurePhases(
   outer: for (let i = 0; i < ctx.opts.runs; i++) {
     if (before) await before();
     for (const [k, ph] of phases.entries()) {
-      const m = await measure(ph.argv(), { env: ph.env(), timeoutMs: 30 * 60_000 });
+      const targetPids = ph.targets ? hostPids(ctx.fleet, ph.targets) : undefined;
+      const m = await measure(ph.argv(), { env: ph.env(), timeoutMs: 30 * 60_000, targetPids });
       problem = ph.check(m);
       notes[k] ??= ph.note?.(m);
       ctx.log(
@@ -84,6 +104,8 @@ export async function measurePhases(
     row.cpuMs = median(ms.map((m) => m.cpuMs));
     row.peakRssKb = median(ms.map((m) => m.peakRssKb));
     row.peakFds = median(ms.map((m) => m.peakFds));
+    const target = ms.map((m) => m.targetCpuMs).filter((x): x is number => x !== undefined);
+    if (target.length) row.targetCpuMs = median(target);
     if (notes[k]) row.note = notes[k];
     return row;
   });
@@ -96,8 +118,9 @@ export async function measureRuns(
   env: () => NodeJS.ProcessEnv,
   check: (m: Measurement) => string | undefined,
   before?: () => Promise<void>,
+  targets?: string[],
 ): Promise<Row> {
-  const [row] = await measurePhases(ctx, label, [{ name: '', argv, env, check }], before);
+  const [row] = await measurePhases(ctx, label, [{ name: '', argv, env, check, targets }], before);
   return row as Row;
 }
 

@@ -20,6 +20,11 @@ export interface Measurement {
   peakRssKb: number;
   /** Peak of the summed open fds of the tree (bash wrapper excluded). */
   peakFds: number;
+  /**
+   * CPU the target hosts spent (sshd, shells, scripts, python), in ms: the change in their
+   * sshd masters' own plus reaped-children times. Only set when targetPids was given.
+   */
+  targetCpuMs?: number;
   code: number;
   stdout: string;
   stderr: string;
@@ -33,7 +38,22 @@ export interface MeasureOptions {
   timeoutMs?: number;
   /** Kill processes of the tree that outlive the command (ControlPersist masters). Default true. */
   killLeftovers?: boolean;
+  /** PIDs of the target hosts' sshd masters (lab hosts on this machine). */
+  targetPids?: number[];
 }
+
+/** utime + stime + cutime + cstime of a process, in ticks (0 if it is gone). */
+function lifetimeTicks(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
+  } catch {
+    return 0;
+  }
+}
+
+const sumTicks = (pids: number[]): number => pids.reduce((n, p) => n + lifetimeTicks(p), 0);
 
 const CLK_TCK = 100;
 const PAGE_KB = 4;
@@ -94,6 +114,7 @@ export function parseTimes(text: string): number {
 export function measure(argv: string[], opts: MeasureOptions = {}): Promise<Measurement> {
   const pollMs = opts.pollMs ?? 20;
   const script = '"$@"; rc=$?; times >&3; exit $rc';
+  const targetBefore = opts.targetPids ? sumTicks(opts.targetPids) : 0;
   const t0 = performance.now();
   const child = spawn('bash', ['-c', script, 'bench', ...argv], {
     env: opts.env ?? process.env,
@@ -163,7 +184,7 @@ export function measure(argv: string[], opts: MeasureOptions = {}): Promise<Meas
 
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
       const wallMs = performance.now() - t0;
       clearInterval(timer);
       if (killer) clearTimeout(killer);
@@ -182,8 +203,15 @@ export function measure(argv: string[], opts: MeasureOptions = {}): Promise<Meas
           }
         }
       }
+      let targetCpuMs: number | undefined;
+      if (opts.targetPids) {
+        // sshd reaps a session's processes when the client's connection is gone: give it a moment.
+        await new Promise((r) => setTimeout(r, 300));
+        targetCpuMs = ((sumTicks(opts.targetPids) - targetBefore) / CLK_TCK) * 1000;
+      }
       resolve({
         wallMs,
+        targetCpuMs,
         cpuMs,
         peakRssKb,
         peakFds,

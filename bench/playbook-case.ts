@@ -34,6 +34,8 @@ export interface PlaybookCase {
   target?: Target;
   /** Reset hosts before each tool's first run (false when the hosts are simulated). */
   reset?: (names: string[]) => Promise<void>;
+  /** Hosts are not lab hosts (the simulator): no reset, no target CPU. */
+  simulated?: boolean;
   /** Extra drover arguments (-f at scale). */
   droverArgs?: string[];
 }
@@ -143,6 +145,7 @@ export async function benchPlaybookCase(ctx: BenchContext, c: PlaybookCase): Pro
       env: () => toolEnv(tool, target),
       check,
       note,
+      targets: c.simulated ? undefined : c.hosts,
     });
     const phases = c.rerun ? [phase(''), phase(' (rerun)', rerunNote)] : [phase('')];
     rows.push(
@@ -178,6 +181,7 @@ export async function benchPlaybookCase(ctx: BenchContext, c: PlaybookCase): Pro
           argv: () => [process.execPath, floorCli, file],
           env: () => process.env,
           check: floorCheck(n),
+          targets: c.simulated ? undefined : c.hosts,
         };
       });
       rows.push(

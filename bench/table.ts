@@ -9,6 +9,8 @@ export interface Row {
   wallMs?: number;
   cpuMs?: number;
   peakRssKb?: number;
+  /** CPU the (lab) target hosts spent, ms. */
+  targetCpuMs?: number;
   peakFds?: number;
   runs: number;
   /** Why the row has no numbers, or what else to know about it. */
@@ -38,7 +40,18 @@ const secs = (ms: number | undefined): string => (ms === undefined ? '' : (ms / 
 const mb = (kb: number | undefined): string => (kb === undefined ? '' : (kb / 1024).toFixed(0));
 
 export function formatTable(rows: Row[]): string {
-  const head = ['workload', 'tool', 'hosts', 'wall s', 'cpu s', 'rss MB', 'fds', 'x drover', 'note'];
+  const head = [
+    'workload',
+    'tool',
+    'hosts',
+    'wall s',
+    'cpu s',
+    'rss MB',
+    'fds',
+    'host cpu s',
+    'x drover',
+    'note',
+  ];
   const body = rows.map((r) => [
     r.workload,
     r.tool,
@@ -47,13 +60,14 @@ export function formatTable(rows: Row[]): string {
     secs(r.cpuMs),
     mb(r.peakRssKb),
     r.peakFds === undefined ? '' : String(r.peakFds),
+    secs(r.targetCpuMs),
     r.ratio === undefined ? '' : `${r.ratio.toFixed(r.ratio < 10 ? 2 : 1)}x`,
     r.note ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => (i >= 2 && i <= 7 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .map((c, i) => (i >= 2 && i <= 8 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
