@@ -1,9 +1,11 @@
+import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cleanupStale } from '../../src/machine/cleanup.js';
 import { MachineError } from '../../src/machine/host.js';
-import { readState } from '../../src/machine/state.js';
+import { isUnder } from '../../src/machine/processes.js';
+import { statePath } from '../../src/machine/state.js';
 import { type Fleet, LAB_DIR_ENV, openFleet, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
 import { acquireRunLock } from './run-lock.js';
@@ -56,20 +58,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env[LAB_DIR_ENV] = fleet.dir;
   project.provide('droverLabDir', fleet.dir);
 
-  // If vitest dies without running teardown, SIGKILL of each host's PID 1 still ends its whole namespace.
-  const pids: number[] = [];
-  for (const h of fleet.hosts) {
-    const s = await readState(h.hostDir);
-    if (s?.pid) pids.push(s.pid);
-  }
+  // If vitest exits without running teardown, SIGKILL of each host's PID 1 still ends its
+  // whole namespace. Read at exit (tests restart hosts), synchronously (an exit hook cannot
+  // wait), and only pids whose root is inside the host (never a recycled pid).
   const onExit = (): void => {
-    for (const pid of pids) {
+    for (const h of fleet.hosts) {
       try {
-        process.kill(pid, 'SIGKILL');
+        const state = JSON.parse(readFileSync(statePath(h.hostDir), 'utf8')) as { pid?: unknown };
+        if (typeof state.pid !== 'number' || state.pid <= 0) continue;
+        if (!isUnder(readlinkSync(`/proc/${state.pid}/root`), h.hostDir)) continue;
+        process.kill(state.pid, 'SIGKILL');
       } catch {
-        // already gone
+        // no record, or already gone
       }
     }
+    lock.releaseSync();
   };
   process.once('exit', onExit);
 

@@ -1,3 +1,4 @@
+import { readFileSync, rmSync } from 'node:fs';
 import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -32,6 +33,8 @@ async function holderAlive(file: string): Promise<number | undefined> {
 
 export interface RunLock {
   release(): Promise<void>;
+  /** For exit hooks, which cannot wait. */
+  releaseSync(): void;
 }
 
 export async function acquireRunLock(
@@ -49,6 +52,13 @@ export async function acquireRunLock(
       return {
         release: async () => {
           if ((await readFile(file, 'utf8').catch(() => '')) === me) await rm(file, { force: true });
+        },
+        releaseSync: () => {
+          try {
+            if (readFileSync(file, 'utf8') === me) rmSync(file, { force: true });
+          } catch {
+            // already gone
+          }
         },
       };
     } catch (err) {
