@@ -367,19 +367,29 @@ class SourceLoader {
         if (r.problems.length === 0) return;
         failures.push({ plugin: 'script', problems: r.problems, weight: r.ran ? 3 : 0 });
       }
-      if (!ext || YAML_EXTS.has(ext)) {
-        if (text.startsWith('$ANSIBLE_VAULT;') && this.decryptVault) {
-          try {
-            text = this.decryptVault(text, path);
-          } catch (e) {
-            this.problems.push({
-              message: `cannot decrypt inventory file: ${(e as Error).message}`,
-              pos: { file: path, line: 1, col: 1 },
-              severity: 'error',
-            });
-            return;
-          }
+      // Ansible's loader decrypts whole-file vault before any file plugin reads it.
+      if (text.startsWith('$ANSIBLE_VAULT;')) {
+        if (!this.decryptVault) {
+          this.problems.push({
+            message: 'this inventory file is vault-encrypted and no vault secret was given',
+            pos: { file: path, line: 1, col: 1 },
+            severity: 'error',
+            hint: 'pass --vault-password-file or --ask-vault-pass',
+          });
+          return;
         }
+        try {
+          text = this.decryptVault(text, path);
+        } catch (e) {
+          this.problems.push({
+            message: `cannot decrypt inventory file: ${(e as Error).message}`,
+            pos: { file: path, line: 1, col: 1 },
+            severity: 'error',
+          });
+          return;
+        }
+      }
+      if (!ext || YAML_EXTS.has(ext)) {
         const r = parseYamlInventory(this.data, text, path, this.decryptVault);
         if (r.problems.length === 0) {
           this.warnings.push(...r.warnings);

@@ -48,11 +48,14 @@ export function ansibleJsonValue(v: unknown): unknown {
 /** `ansible-inventory --list` as a JS object. */
 export function inventoryList(inv: Inventory, opts: OutputOptions = {}): Record<string, unknown> {
   const seen = new Set<string>();
+  // --limit is drover's own (ansible-inventory 2.14 has none): it narrows groups and hostvars alike.
+  const keep = opts.limit !== undefined ? new Set(inv.selectHosts('all', { limit: opts.limit })) : undefined;
   const results: Record<string, unknown> = {};
   const format = (group: Group): void => {
     const entry: Record<string, unknown> = {};
     results[group.name] = entry;
-    if (group.name !== 'all') entry.hosts = group.hosts.map((h) => h.name);
+    if (group.name !== 'all')
+      entry.hosts = group.hosts.map((h) => h.name).filter((h) => !keep || keep.has(h));
     entry.children = group.children.map((c) => c.name);
     for (const sub of group.children) {
       if (!seen.has(sub.name)) {
@@ -70,7 +73,7 @@ export function inventoryList(inv: Inventory, opts: OutputOptions = {}): Record<
   };
   format(inv.data.groups.get('all')!);
   const hostvars: Record<string, unknown> = {};
-  const hosts = opts.limit !== undefined ? inv.selectHosts('all', { limit: opts.limit }) : inv.hostNames();
+  const hosts = keep ? [...keep] : inv.hostNames();
   for (const h of hosts) {
     const v = hostVarsFor(inv, h, opts);
     if (Object.keys(v).length > 0) hostvars[h] = v;

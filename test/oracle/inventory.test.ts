@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { inventoryCommand } from '../../cli/inventory.js';
 import { loadInventory } from '../../src/inventory/inventory.js';
 import { inventoryHost, inventoryList } from '../../src/inventory/output.js';
@@ -100,10 +101,14 @@ from ansible.inventory.manager import InventoryManager
 from ansible.utils.display import Display
 warnings = []
 Display.warning = lambda self, msg, formatted=False: warnings.append(msg)
+from ansible.parsing.vault import VaultSecret
 spec = json.loads(sys.argv[1])
 out = []
 for pattern, limit in spec['runs']:
-    inv = InventoryManager(loader=DataLoader(), sources=spec['sources'])
+    loader = DataLoader()
+    if spec.get('vaultPassword'):
+        loader.set_vault_secrets([('default', VaultSecret(spec['vaultPassword'].encode()))])
+    inv = InventoryManager(loader=loader, sources=spec['sources'])
     warnings.clear()
     try:
         inv.subset(limit)
@@ -149,6 +154,7 @@ interface Oracle {
   graph?: Run;
   graphVars?: Run;
   exportList?: Run;
+  yamlList?: Run;
 }
 
 const oracles = new Map<string, Promise<Oracle>>();
@@ -204,12 +210,16 @@ beforeAll(() => {
     const graphVarsP = c.cliChecks
       ? ansible('ansible-inventory', [...base, '--graph', '--vars'], dir)
       : undefined;
+    const yamlP = c.cliChecks ? ansible('ansible-inventory', [...base, '--list', '--yaml'], dir) : undefined;
     const exportP = c.cliChecks
       ? ansible('ansible-inventory', [...base, '--list', '--export'], dir)
       : undefined;
     const harnessP = ansible(
       '/usr/bin/python3',
-      [join(work, 'patterns.py'), JSON.stringify({ sources: c.sources, runs })],
+      [
+        join(work, 'patterns.py'),
+        JSON.stringify({ sources: c.sources, runs, vaultPassword: c.vaultPassword }),
+      ],
       dir,
     );
     const adhocBase = base.filter((a) => a !== '--playbook-dir' && a !== c.playbookDir);
@@ -232,6 +242,7 @@ beforeAll(() => {
               graph: await graphP,
               graphVars: await graphVarsP,
               exportList: await exportP,
+              yamlList: await yamlP,
             }
           : {}),
       }))(),
