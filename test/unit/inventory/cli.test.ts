@@ -48,6 +48,7 @@ describe('drover inventory', () => {
     expect(YAML.parse(readFileSync(file, 'utf8'))).toEqual({
       all: {
         children: {
+          ungrouped: {},
           prod: {
             children: { web: { hosts: { web1: { port: 80 }, web2: {} } }, db: { hosts: { db1: {} } } },
           },
