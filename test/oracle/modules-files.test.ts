@@ -492,6 +492,75 @@ const cases: Case[] = [
   },
 ];
 
+// Generated values with shell and regex metacharacters: both tools must produce the same bytes.
+const FUZZ = [
+  ' ',
+  "'",
+  '"',
+  '$',
+  '`',
+  '\\',
+  '%',
+  '-',
+  '*',
+  '#',
+  ';',
+  '=',
+  '[',
+  ']',
+  '{mark}',
+  'é',
+  '€',
+  '🙂',
+  'a',
+  'Z',
+  '0',
+  '\t',
+];
+function fuzzRng(seed: number) {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+const fr = fuzzRng(424242);
+const fuzzText = (n: number) =>
+  Array.from({ length: n }, () => FUZZ[Math.floor(fr() * FUZZ.length)]).join('');
+for (let k = 0; k < 6; k++) {
+  const line = fuzzText(3 + Math.floor(fr() * 10));
+  const other = fuzzText(5);
+  cases.push(
+    {
+      name: `fuzz ${k} lineinfile line`,
+      module: lineinfileModule,
+      args: { path: '@', line },
+      initial: `${other}\nx\n`,
+    },
+    {
+      name: `fuzz ${k} lineinfile search_string`,
+      module: lineinfileModule,
+      args: { path: '@', search_string: other, line },
+      initial: `a\n${other}\nb\n`,
+    },
+    {
+      name: `fuzz ${k} blockinfile`,
+      module: blockinfileModule,
+      args: { path: '@', block: `${line}\n${other}` },
+      initial: 'keep\n',
+    },
+    {
+      name: `fuzz ${k} ini value`,
+      module: iniFileModule,
+      args: { path: '@', section: 'sec', option: 'opt', value: line.trim() || 'v' },
+      initial: '[sec]\nopt = old\n',
+    },
+    { name: `fuzz ${k} copy content`, module: copyModule, args: { dest: '@', content: `${line}\n${other}` } },
+  );
+}
+
 function ansibleAvailable(): boolean {
   try {
     execFileSync('ansible-playbook', ['--version'], { stdio: 'ignore' });
