@@ -94,6 +94,9 @@ export function parseJump(s: string): Hop {
   return { host: rest, port, user };
 }
 
+/** The server would not open another channel (MaxSessions); retried by execWithRetry. */
+class ChannelRefusedError extends UnreachableError {}
+
 const keyCache = new WeakMap<SshOptions, Map<string, Promise<{ keys: LoadedKey[]; notes: string[] }>>>();
 
 interface LoadedKey {
@@ -600,7 +603,34 @@ export class SshConnection implements Connection {
     timeoutMs: number | undefined,
   ): Promise<RawExec> {
     await this.connect();
-    return this.channels(() => this.execOnChannel(cmd, stdin, timeoutMs));
+    return this.channels(() => this.execWithRetry(cmd, stdin, timeoutMs));
+  }
+
+  /**
+   * sshd frees a session slot only after both sides closed the channel, so a burst of runs
+   * can see "open failed" below MaxSessions (measured: 2 of 40 with 8 channels against
+   * MaxSessions 10). Nothing was sent yet, so retrying is safe; each refusal also lowers this
+   * connection's channel limit by one (not below 2), which settles on what the server allows.
+   */
+  private async execWithRetry(
+    cmd: BecomeCommand,
+    stdin: Buffer | undefined,
+    timeoutMs?: number,
+  ): Promise<RawExec> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.execOnChannel(cmd, stdin, timeoutMs);
+      } catch (e) {
+        if (!(e instanceof ChannelRefusedError) || attempt >= 30) throw e;
+        if (this.channels.concurrency > 2) {
+          this.channels.concurrency -= 1;
+          this.log(
+            `server refused a channel; limiting this connection to ${this.channels.concurrency} channels`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100, 5 * 2 ** attempt)));
+      }
+    }
   }
 
   private async execOnChannel(
@@ -624,8 +654,18 @@ export class SshConnection implements Connection {
           this.inFlight.delete(onDrop);
           if (done) return;
           done = true;
+          if (!this.ready || /not connected|no response/i.test(err.message)) {
+            reject(
+              new UnreachableError(
+                this.host,
+                `connection to ${this.describeTarget()} dropped`,
+                'the host closed the connection or the network failed; check that it is up (it may have rebooted)',
+              ),
+            );
+            return;
+          }
           reject(
-            new UnreachableError(
+            new ChannelRefusedError(
               this.host,
               `${this.describeTarget()} refused to open a session channel: ${err.message}`,
               "the server's MaxSessions may be lower than the channel limit (spec.maxChannels); lower it or raise MaxSessions",

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server } from 'node:net';
@@ -125,6 +125,62 @@ describe('SshConnection on the fleet', () => {
     expect(rs.every((r) => r.rc === 0)).toBe(true);
     // 50 runs, 8 at a time: at least 7 waves of 0.2 s. Unbounded they would take ~0.2 s.
     expect(ms).toBeGreaterThan(7 * 200 - 50);
+  });
+
+  it('survives a server with MaxSessions below the channel limit (retries, then lowers the limit)', async () => {
+    // The fleet allows 100 sessions; this needs an sshd of its own with only 3.
+    const d = mkdtempSync(join(tmpdir(), 'drover-maxsessions-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'hostkey')]);
+    copyFileSync(`${fleet.keyFile}.pub`, join(d, 'authorized_keys'));
+    const port = await new Promise<number>((res) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    const sshd = spawn(
+      '/usr/sbin/sshd',
+      [
+        '-D',
+        '-e',
+        '-p',
+        String(port),
+        '-h',
+        join(d, 'hostkey'),
+        '-o',
+        'ListenAddress=127.0.0.1',
+        '-o',
+        'UsePAM=no',
+        '-o',
+        'PidFile=none',
+        '-o',
+        'StrictModes=no',
+        '-o',
+        `AuthorizedKeysFile=${join(d, 'authorized_keys')}`,
+        '-o',
+        'MaxSessions=3',
+        '-o',
+        'PermitRootLogin=prohibit-password',
+        '-o',
+        'LogLevel=ERROR',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const logs: string[] = [];
+      const c = conn(
+        { ...spec('h01'), port, hostKeyChecking: 'off' },
+        { ...sshOpts, log: (l) => logs.push(l) },
+      );
+      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.run(`sleep 0.05; echo ${i}`)));
+      expect(rs.map((r) => r.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`));
+      expect(logs.some((l) => /limiting this connection to [23] channels/.test(l))).toBe(true);
+      await c.close();
+    } finally {
+      sshd.kill('SIGTERM');
+    }
   });
 
   it('kills a command at its timeout and keeps the connection usable', async () => {
