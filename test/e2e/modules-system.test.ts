@@ -8,14 +8,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateArgs } from '../../modules/args.js';
+import { getUrl } from '../../modules/net/get-url.js';
+import { git } from '../../modules/net/git.js';
 import { apt } from '../../modules/packages/apt.js';
 import { authorizedKey } from '../../modules/system/authorized-key.js';
 import { cron } from '../../modules/system/cron.js';
 import { group } from '../../modules/system/group.js';
 import { hostname } from '../../modules/system/hostname.js';
+import { mount } from '../../modules/system/mount.js';
 import { service } from '../../modules/system/service.js';
 import { sysctl } from '../../modules/system/sysctl.js';
 import { user } from '../../modules/system/user.js';
+import { waitFor } from '../../modules/system/wait-for.js';
 import { type AnyModule, isStep, type PlanContext, type TaskResult } from '../../modules/types.js';
 import { quote } from '../../src/shell/quote.js';
 import type { Fleet } from '../lab/fleet.js';
@@ -223,12 +227,68 @@ describe('apt on a fleet host (Debian mirror)', () => {
   it('installs and removes a small package', async () => {
     const r = await scenario(apt, { name: 'sl', install_recommends: false });
     expect(String(r.stdout)).toContain('sl');
-    expect(await on(HOST, "dpkg-query -W -f='${Status}' sl")).toBe('install ok installed');
+    expect(await on(HOST, "dpkg-query -W -f='$" + "{Status}' sl")).toBe('install ok installed');
     expect(await on(HOST, 'test -x /usr/games/sl && echo yes')).toBe('yes\n');
     const rm = await scenario(apt, { name: 'sl', state: 'absent', purge: true });
     expect(rm.changed).toBe(true);
-    expect(await on(HOST, "dpkg-query -W -f='${Status}' sl 2>/dev/null; echo")).not.toContain(
+    expect(await on(HOST, "dpkg-query -W -f='$" + "{Status}' sl 2>/dev/null; echo")).not.toContain(
       'install ok installed',
     );
   }, 300_000);
+});
+
+describe('mounts and net modules on a fleet host', () => {
+  it("mount: a tmpfs mounted in the host's own mount namespace, then unmounted and removed", async () => {
+    const args = {
+      path: '/mnt/drover tmp',
+      src: 'tmpfs',
+      fstype: 'tmpfs',
+      opts: 'size=1m',
+      state: 'mounted',
+    };
+    await scenario(mount, args, HOST2);
+    expect(await on(HOST2, 'grep -c "drover.040tmp tmpfs" /proc/mounts')).toBe('1\n');
+    expect(await on(HOST2, 'cat /etc/fstab')).toContain('tmpfs /mnt/drover\\040tmp tmpfs size=1m 0 0\n');
+    const un = await run(mount, { ...args, state: 'unmounted' }, { host: HOST2 });
+    expect(un.result.changed).toBe(true);
+    expect(await on(HOST2, 'grep -c "/mnt/drover" /proc/mounts')).toBe('0\n');
+    const gone = await run(mount, { path: '/mnt/drover tmp', state: 'absent' }, { host: HOST2 });
+    expect(gone.result.changed).toBe(true);
+    expect(await on(HOST2, 'grep -c drover /etc/fstab; test -e "/mnt/drover tmp" || echo removed')).toBe(
+      '0\nremoved\n',
+    );
+  });
+
+  it('git: clone from a repository on the host, then ok', async () => {
+    await on(
+      HOST2,
+      'set -e; mkdir -p /srv/src && cd /srv/src && git init -q -b main . && echo hi > f && git -c user.name=t -c user.email=t@x add f && git -c user.name=t -c user.email=t@x commit -q -m one && git tag v1',
+    );
+    const sha = (await on(HOST2, 'git -C /srv/src rev-parse HEAD')).trim();
+    const r = await scenario(git, { repo: '/srv/src', dest: '/opt/checkout', version: 'v1' }, HOST2);
+    expect(r).toMatchObject({ before: null, after: sha });
+    expect(await on(HOST2, 'cat /opt/checkout/f')).toBe('hi\n');
+  });
+
+  it('get_url: file:// download with checksum and mode, then ok', async () => {
+    await on(HOST2, 'printf payload > /srv/payload.bin');
+    const sum = (await on(HOST2, 'sha256sum /srv/payload.bin | cut -d" " -f1')).trim();
+    await scenario(
+      getUrl,
+      { url: 'file:///srv/payload.bin', dest: '/opt/payload.bin', checksum: `sha256:${sum}`, mode: '0600' },
+      HOST2,
+    );
+    expect(await on(HOST2, 'stat -c %a /opt/payload.bin; cat /opt/payload.bin')).toBe('600\npayload');
+  });
+
+  it('wait_for: a path that appears while waiting', async () => {
+    const waiting = run(
+      waitFor,
+      { path: '/tmp/drover-ready', search_regex: 'up (\\d+)', timeout: 20 },
+      { host: HOST2 },
+    );
+    await on(HOST2, 'sleep 1; echo "up 42" > /tmp/drover-ready');
+    const r = await waiting;
+    expect(r.result).toMatchObject({ changed: false, match_groups: ['42'] });
+  });
 });

@@ -26,7 +26,7 @@ beforeEach(() => {
 afterEach(() => s.cleanup());
 
 const dpkgStatus = (p: string) =>
-  spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout;
+  spawnSync('dpkg-query', ['-W', '-f=$' + '{Status}', p], { encoding: 'utf8' }).stdout;
 
 describe('apt (real apt/dpkg, changing nothing)', () => {
   it('an installed package is ok and runs no apt-get', async () => {
@@ -62,7 +62,7 @@ describe('apt (real apt/dpkg, changing nothing)', () => {
   });
 
   it('name=version pins: the installed version is ok, another version is an install', async () => {
-    const ver = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'git'], { encoding: 'utf8' }).stdout;
+    const ver = spawnSync('dpkg-query', ['-W', '-f=$' + '{Version}', 'git'], { encoding: 'utf8' }).stdout;
     expect((await runModule(apt, { name: `git=${ver}` })).result.changed).toBe(false);
     const other = await runModule(apt, { name: 'git=0.0.1-drover' }, { check: true });
     expect(other.result.failed).toBe(true);
@@ -73,6 +73,23 @@ describe('apt (real apt/dpkg, changing nothing)', () => {
     const r = await runModule(apt, { update_cache: true, cache_valid_time: 10 ** 9 });
     expect(r.result).toMatchObject({ changed: false, cache_updated: false });
     expect(r.result.cache_update_time).toBeGreaterThan(0);
+  });
+
+  it('deb: a local package file is simulated in check mode; a missing file fails', async () => {
+    mkdirSync(s.path('pkg/DEBIAN'), { recursive: true });
+    writeFileSync(
+      s.path('pkg/DEBIAN/control'),
+      'Package: drover-test-deb\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@x>\nDescription: test\n',
+    );
+    spawnSync('dpkg-deb', ['-b', s.path('pkg'), s.path('t.deb')]);
+    const r = await runModule(apt, { deb: s.path('t.deb') }, { check: true });
+    expect(r.result.failed, String(r.result.msg)).toBeFalsy();
+    expect(r.result.changed).toBe(true);
+    expect(String(r.result.stdout)).toMatch(/Inst drover-test-deb /);
+    expect(dpkgStatus('drover-test-deb')).toBe('');
+    const missing = await runModule(apt, { deb: s.path('nope.deb') }, { check: true });
+    expect(missing.result).toMatchObject({ failed: true });
+    expect(String(missing.result.msg)).toContain('nope.deb does not exist');
   });
 
   it('builds Ansible-shaped apt-get options', () => {
