@@ -273,6 +273,15 @@ export class SshConnection implements Connection {
       this.socket?.destroy();
       throw e;
     }
+    if (this.closedByUs) {
+      // close() was called while we were connecting: do not leave a connection behind.
+      for (const c of opened) c.end();
+      this.socket?.destroy();
+      throw new UnreachableError(
+        this.host,
+        `connection to ${this.describeTarget()} was closed while connecting`,
+      );
+    }
     this.jumpClients = opened.slice(0, -1);
     this.client = opened[opened.length - 1];
     this.ready = true;

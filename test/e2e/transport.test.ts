@@ -524,6 +524,17 @@ describe('authentication and reachability', () => {
     expect(e.message).toContain('jump host');
   });
 
+  it('close() during connect leaves no connection behind; connect() works again after', async () => {
+    const c = conn(spec('h18'));
+    const first = c.connect().then(
+      () => 'connected',
+      (e: Error) => e.message,
+    );
+    await c.close();
+    expect(await first).toContain('closed while connecting');
+    expect((await c.run('hostname')).stdout).toBe('h18\n');
+  });
+
   it('a connection dropped under a running command rejects with UnreachableError, then reconnects', async () => {
     const c = conn(spec('h20'));
     await c.connect();
