@@ -64,6 +64,8 @@ export interface LoadOptions {
   playbookDir?: string;
   /** Variables known before the run (extra vars), used to resolve templated import names. */
   extraVars?: Record<string, unknown>;
+  /** Receives each warning (duplicate keys, unknown notify names, ...) of a load that succeeds. */
+  onWarning?: (p: Problem) => void;
 }
 
 export const DEFAULT_ROLES_PATH = [
@@ -701,12 +703,13 @@ export class PlaybookLoader {
       }
     }
     play.roles = this.rolesSection(child(s, 'roles'), scope, baseDir);
-    for (const r of play.roles) this.collectRoleHandlers(r, handlers);
     play.pre_tasks = this.taskList(child(s, 'pre_tasks'), scope, 'pre_tasks');
     play.tasks = this.taskList(child(s, 'tasks'), scope, 'tasks');
     play.post_tasks = this.taskList(child(s, 'post_tasks'), scope, 'post_tasks');
     const own_handlers = this.taskList(child(s, 'handlers'), { ...scope, handler: true }, 'handlers');
-    // Role handlers come first, like Ansible's play.compile handlers order.
+    // play.handlers holds the play's own handlers plus those of statically imported roles
+    // (import_role, added to the sink above); handlers of the `roles:` section stay on
+    // their RoleInstance, where the runner collects them (roles first, as Ansible does).
     handlers.push(...own_handlers);
     this.checkNotify(play);
     return play;
@@ -726,7 +729,13 @@ export class PlaybookLoader {
       }
     };
     let dynamic = false;
-    walk(play.handlers, (h) => {
+    const roleHandlers: PlayNode[] = [];
+    const collect = (r: RoleInstance) => {
+      for (const d of r.dependencies) collect(d);
+      roleHandlers.push(...r.handlers);
+    };
+    for (const r of play.roles) collect(r);
+    walk([...roleHandlers, ...play.handlers], (h) => {
       if (h.name !== undefined) {
         known.add(h.name);
         if (h.origin.role) known.add(`${h.origin.role.name} : ${h.name}`);
@@ -1603,7 +1612,11 @@ export class PlaybookLoader {
     from: RoleFrom,
     pos: SourcePos | undefined,
   ): RoleInstance | undefined {
-    const extraDirs = resolve(fromDir) === this.playbookDir ? [] : [resolve(fromDir)];
+    const dir = resolve(fromDir);
+    const extraDirs = dir === this.playbookDir ? [] : [dir];
+    // Included from inside a role (<roles>/<role>/tasks): sibling roles come first.
+    if (basename(dir) === 'tasks' && existsSync(join(dirname(dir), 'tasks')))
+      extraDirs.unshift(dirname(dirname(dir)));
     return this.role(
       name,
       pos ?? { file: join(fromDir, name), line: 1, col: 1 },
@@ -1647,7 +1660,13 @@ export function loadPlaybook(file: string, opts: LoadOptions = {}): Playbook {
   if (!existsSync(abs)) throw new MissingFileError(`the playbook: ${file} could not be found`);
   const r = checkPlaybook(abs, opts);
   if (r.problems.some((p) => p.severity !== 'warning')) throw new ValidationError(r.problems);
+  if (opts.onWarning) for (const p of r.problems) opts.onWarning(p);
   return r.playbook;
+}
+
+function reportWarnings(loader: PlaybookLoader, opts: LoadOptions): void {
+  if (!opts.onWarning) return;
+  for (const p of loader.problems.warnings) opts.onWarning(p);
 }
 
 function throwIfErrors(loader: PlaybookLoader): void {
@@ -1662,6 +1681,7 @@ export function loadTasksFile(file: string, opts: LoadOptions, origin: TaskOrigi
   const loader = new PlaybookLoader(opts, opts.playbookDir ?? origin.baseDir);
   const nodes = loader.runtimeTasks(file, origin);
   throwIfErrors(loader);
+  reportWarnings(loader, opts);
   return nodes;
 }
 
@@ -1695,13 +1715,24 @@ export function loadRole(
       typeof v === 'string'
     ) {
       from[k] = v;
-    } else rest[k] = v;
+    } else if (!INCLUDE_ROLE_OPTIONS.has(k)) rest[k] = v;
   }
   const role = loader.runtimeRole(name, fromDir, rest, from, pos);
   throwIfErrors(loader);
+  reportWarnings(loader, opts);
   if (!role) throw new ValidationError(loader.problems.items);
+  if (params.allow_duplicates === false || params.allow_duplicates === 'no') role.allowDuplicates = false;
   return role;
 }
+
+/** include_role's own options: not role parameters when the runner passes the task's args. */
+const INCLUDE_ROLE_OPTIONS: ReadonlySet<string> = new Set([
+  'name',
+  'apply',
+  'public',
+  'allow_duplicates',
+  'rolespec_validate',
+]);
 
 /** include_vars / vars_files at run time: a vars file as a mapping (vault files decrypted). */
 export function loadVarsFile(file: string, opts: LoadOptions = {}): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +40,40 @@ describe('run-time loading for include_tasks / include_role / include_vars', () 
     expect((r.tasks[0] as TaskNode).origin.role).toBe(r);
     expect(r.handlers.map((t) => (t as TaskNode).name)).toEqual(['reload app']);
     expect(r.allowDuplicates).toBe(true);
+  });
+
+  it('loadRole takes the include_role task args: options are not role params', () => {
+    const r = loadRole('app', {}, GOOD, {
+      name: 'app',
+      apply: { tags: 'x' },
+      public: true,
+      allow_duplicates: false,
+      v: 1,
+    });
+    expect(r.params).toEqual({ v: 1 });
+    expect(r.allowDuplicates).toBe(false);
+  });
+
+  it('loadRole from inside a role finds its sibling roles first', () => {
+    const r = loadRole('base', { playbookDir: '/nonexistent' }, join(GOOD, 'roles/app/tasks'));
+    expect(r.path).toBe(join(GOOD, 'roles/base'));
+  });
+
+  it('loadTasksFile hands warnings to onWarning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-w-'));
+    try {
+      writeFileSync(join(dir, 't.yml'), '- name: a\n  debug: msg=1\n  debug: msg=2\n');
+      const seen: string[] = [];
+      const nodes = loadTasksFile(
+        join(dir, 't.yml'),
+        { onWarning: (p) => seen.push(p.message) },
+        { baseDir: dir },
+      );
+      expect(seen).toEqual(["duplicate key 'debug' in a task: the last one wins"]);
+      expect((nodes[0] as TaskNode).args).toEqual({ msg: '2' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loadRole loads meta dependencies recursively', () => {

@@ -155,12 +155,31 @@ describe('site.yml: the tree for each construct', () => {
     expect([t.retries, t.delay]).toEqual([3, 1]);
   });
 
-  it('handlers: role handlers first, then the play handlers with listen', () => {
-    const names = main.handlers.map((h) => (h as TaskNode).name);
-    expect(names).toEqual(['common handler', 'reload app', 'restart app']);
-    const h = main.handlers[2] as TaskNode;
+  it('handlers: the play own ones in play.handlers, the roles ones on their RoleInstance', () => {
+    expect(main.handlers.map((h) => (h as TaskNode).name)).toEqual(['restart app']);
+    const h = main.handlers[0] as TaskNode;
     expect(h.handler).toBe(true);
     expect(h.listen).toEqual(['app changed']);
+    expect(main.roles.map((r) => r.handlers.map((t) => (t as TaskNode).name))).toEqual([
+      ['common handler'],
+      ['reload app'],
+    ]);
+  });
+
+  it('handlers of a statically imported role join play.handlers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-ir-'));
+    try {
+      mkdirSync(join(dir, 'roles/r/handlers'), { recursive: true });
+      mkdirSync(join(dir, 'roles/r/tasks'), { recursive: true });
+      writeFileSync(join(dir, 'roles/r/handlers/main.yml'), '- name: r handler\n  debug: msg=h\n');
+      writeFileSync(join(dir, 'roles/r/tasks/main.yml'), '- debug: msg=t\n  notify: r handler\n');
+      writeFileSync(join(dir, 'pb.yml'), '- hosts: all\n  tasks:\n    - import_role: name=r\n');
+      const { playbook, problems } = checkPlaybook(join(dir, 'pb.yml'));
+      expect(problems).toEqual([]);
+      expect(playbook.plays[0]!.handlers.map((h) => (h as TaskNode).name)).toEqual(['r handler']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ids are unique', () => {
