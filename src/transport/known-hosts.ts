@@ -4,7 +4,7 @@
  */
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
 import type { HostKeyChecking } from './types.js';
@@ -113,16 +113,32 @@ export function defaultKnownHostsFiles(home: string = homedir()): string[] {
   return [`${home}/.ssh/known_hosts`, `${home}/.ssh/known_hosts2`, '/etc/ssh/ssh_known_hosts'];
 }
 
+/** Parsed files by path, reused while size and mtime are unchanged (1000 handshakes, one parse). */
+const parsedFiles = new Map<string, { mtimeMs: number; size: number; entries: KnownHostEntry[] }>();
+
 export async function loadKnownHosts(files: readonly string[]): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = [];
   for (const f of files) {
+    let st: { mtimeMs: number; size: number };
+    try {
+      st = await stat(f);
+    } catch {
+      continue; // a missing file simply knows no hosts, as with ssh
+    }
+    const hit = parsedFiles.get(f);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+      all.push(...hit.entries);
+      continue;
+    }
     let text: string;
     try {
       text = await readFile(f, 'utf8');
     } catch {
-      continue; // a missing file simply knows no hosts, as with ssh
+      continue;
     }
-    all.push(...parseKnownHosts(text, f));
+    const entries = parseKnownHosts(text, f);
+    parsedFiles.set(f, { mtimeMs: st.mtimeMs, size: st.size, entries });
+    all.push(...entries);
   }
   return all;
 }

@@ -578,6 +578,22 @@ describe('keys, agent, ssh config and chains', () => {
     }
   });
 
+  it('uses the default identities in ~/.ssh when no key is given', async () => {
+    const home = join(tmp, 'home-with-keys');
+    execFileSync('mkdir', ['-p', join(home, '.ssh')]);
+    copyFileSync(fleet.keyFile, join(home, '.ssh', 'id_ecdsa')); // any default name; ed25519 inside
+    const s = connectionSpecFromVars(
+      'h13',
+      { ansible_host: '127.0.0.1', ansible_port: fleet.host('h13').port, ansible_user: 'root' },
+      { sshConfigFiles: [], env: {}, home, hostKeyChecking: false },
+    );
+    expect(s.privateKeyFiles).toEqual([]);
+    const c = conn(s, { agentSocket: null, home });
+    expect((await c.run('whoami')).stdout).toBe('root\n');
+    const none = await unreachable(conn(s, { agentSocket: null, home: join(tmp, 'empty-home') }).connect());
+    expect(none.message).toContain('authentication failed');
+  });
+
   it('authenticates through ssh-agent (SSH_AUTH_SOCK)', async () => {
     const sock = join(tmp, 'agent.sock');
     const out = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
