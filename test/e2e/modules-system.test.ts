@@ -6,8 +6,12 @@
  * Hosts share this machine's kernel, so sysctl runs with reload=no (a live `sysctl -w` would
  * change this machine too).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateArgs } from '../../modules/args.js';
+import { findModule } from '../../modules/index.js';
 import { getUrl } from '../../modules/net/get-url.js';
 import { git } from '../../modules/net/git.js';
 import { apt } from '../../modules/packages/apt.js';
@@ -23,10 +27,13 @@ import { waitFor } from '../../modules/system/wait-for.js';
 import { type AnyModule, isStep, type PlanContext, type TaskResult } from '../../modules/types.js';
 import { quote } from '../../src/shell/quote.js';
 import type { Fleet } from '../lab/fleet.js';
-import { runSsh, useFleet } from '../lab/use-fleet.js';
+import { runAnsiblePlaybook, runSsh, useFleet } from '../lab/use-fleet.js';
 
 const HOST = 'h18';
 const HOST2 = 'h19';
+// ansible-core runs on ORACLE_A, drover on ORACLE_B, from the same fresh state.
+const ORACLE_A = 'h16';
+const ORACLE_B = 'h17';
 let fleet: Fleet;
 
 beforeAll(async () => {
@@ -36,6 +43,8 @@ afterAll(async () => {
   // Other e2e files share the fleet: give these hosts back as new.
   await fleet.resetHost(HOST);
   await fleet.resetHost(HOST2);
+  await fleet.resetHost(ORACLE_A);
+  await fleet.resetHost(ORACLE_B);
 });
 
 function ctx(host: string, check: boolean): PlanContext {
@@ -291,4 +300,69 @@ describe('mounts and net modules on a fleet host', () => {
     const r = await waiting;
     expect(r.result).toMatchObject({ changed: false, match_groups: ['42'] });
   });
+});
+
+describe('accounts: drover and ansible-core on twin fleet hosts', () => {
+  const TASKS: [string, Record<string, unknown>][] = [
+    ['group', { name: 'ops', gid: 3100 }],
+    ['group', { name: 'ops', gid: 3100 }],
+    ['group', { name: 'web', gid: 3101, system: true }],
+    [
+      'user',
+      { name: 'alice', uid: 3200, group: 'ops', groups: ['web'], shell: '/bin/sh', comment: "Alice O'Hara" },
+    ],
+    [
+      'user',
+      { name: 'alice', uid: 3200, group: 'ops', groups: ['web'], shell: '/bin/sh', comment: "Alice O'Hara" },
+    ],
+    ['user', { name: 'alice', groups: ['users'], append: true }],
+    ['user', { name: 'alice', groups: ['users'], append: true }],
+    ['user', { name: 'alice', groups: ['web'] }],
+    ['user', { name: 'alice', password: '$6$salt$abcdef', update_password: 'on_create' }],
+    ['user', { name: 'alice', password: '$6$salt$abcdef' }],
+    ['user', { name: 'alice', password: '$6$salt$abcdef' }],
+    ['user', { name: 'bob', uid: 3201, create_home: false, shell: '/usr/sbin/nologin' }],
+    ['user', { name: 'bob', state: 'absent' }],
+    ['user', { name: 'bob', state: 'absent' }],
+    ['group', { name: 'web', state: 'absent' }],
+    ['user', { name: 'carol', groups: ['nosuchgroup'] }],
+  ];
+
+  it('per task changed/failed and the resulting passwd/group/shadow lines agree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-oracle-acct-'));
+    try {
+      const pb = [
+        {
+          hosts: ORACLE_A,
+          gather_facts: false,
+          tasks: TASKS.map(([m, a], i) => ({ name: `t${i}`, [m]: a, ignore_errors: true })),
+        },
+      ];
+      writeFileSync(join(dir, 'pb.yml'), JSON.stringify(pb));
+      const r = await runAnsiblePlaybook(fleet, [join(dir, 'pb.yml')], {
+        env: { ANSIBLE_STDOUT_CALLBACK: 'json' },
+        timeoutMs: 120_000,
+      });
+      const out = JSON.parse(r.stdout) as { plays: { tasks: { hosts: Record<string, TaskResult> }[] }[] };
+      const ans = out.plays[0]!.tasks.map((t) => t.hosts[ORACLE_A]!);
+      expect(ans).toHaveLength(TASKS.length);
+      for (const [i, [m, a]] of TASKS.entries()) {
+        const d = await run(findModule(m)!, a, { host: ORACLE_B });
+        expect(
+          { changed: Boolean(d.result.changed), failed: Boolean(d.result.failed) },
+          `t${i} ${m} ${JSON.stringify(a)}: ${String(d.result.msg ?? '')} / ansible: ${String(ans[i]!.msg ?? '')}`,
+        ).toEqual({ changed: Boolean(ans[i]!.changed), failed: Boolean(ans[i]!.failed) });
+      }
+      const state =
+        'for n in alice bob; do getent passwd $n; getent shadow $n | cut -d: -f1,2; done; for g in ops web users; do getent group $g; done; ls -d /home/alice /home/bob 2>&1';
+      const mine = await on(ORACLE_B, state);
+      expect(mine).toContain("alice:x:3200:3100:Alice O'Hara:/home/alice:/bin/sh\n");
+      expect(mine).toContain('alice:$6$salt$abcdef\n');
+      expect(mine).not.toContain('web:x:');
+      expect(mine).not.toContain('bob:x:');
+      expect(mine).toBe(await on(ORACLE_A, state));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
