@@ -1,9 +1,17 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { MachineError, stopHostDirs } from './host.js';
 import { portFree } from './ports.js';
-import { canonicalPath, commandLine, isUnder, processesRootedUnder, signal, waitFor } from './processes.js';
+import {
+  canonicalPath,
+  commandLine,
+  isUnder,
+  processesMountingUnder,
+  processesRootedUnder,
+  signal,
+  waitFor,
+} from './processes.js';
 import { findHostDirs, readState } from './state.js';
 
 const run = promisify(execFile);
@@ -28,47 +36,6 @@ export async function mountsUnder(dir: string): Promise<string[]> {
   return [...new Set(points)].sort(
     (a, b) => b.split('/').length - a.split('/').length || b.length - a.length,
   );
-}
-
-/**
- * Pids in other mount namespaces whose mount table mentions `dir` (a mount point, or an
- * overlay upperdir there). This catches a host caught mid-boot, before its chroot, which the
- * root-link scan cannot see; a namespace is read once however many processes share it.
- */
-export async function processesMountingUnder(dirArg: string): Promise<number[]> {
-  const dir = await canonicalPath(dirArg);
-  const needle = `${dir}/`;
-  let own = '';
-  try {
-    own = await readlink('/proc/self/ns/mnt');
-  } catch {
-    return [];
-  }
-  const verdict = new Map<string, boolean>();
-  const found: number[] = [];
-  for (const e of await readdir('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    let ns: string;
-    try {
-      ns = await readlink(`/proc/${pid}/ns/mnt`);
-    } catch {
-      continue;
-    }
-    if (ns === own) continue;
-    let hit = verdict.get(ns);
-    if (hit === undefined) {
-      try {
-        const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
-        hit = info.includes(needle) || info.includes(` ${dir} `);
-      } catch {
-        continue;
-      }
-      verdict.set(ns, hit);
-    }
-    if (hit) found.push(pid);
-  }
-  return found;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   childrenOf,
   isRunning,
   isUnder,
+  processesMountingUnder,
   processesRootedUnder,
   signal,
   waitFor,
@@ -333,13 +334,24 @@ export async function stopHostDirs(hostDirs: readonly string[], opts: StopOption
   }
   const dirs = hosts.map((h) => h.dir);
   const launchers = hosts.map((h) => h.launcher).filter((p) => p !== 0);
+  // An exiting PID 1 has dropped its root link while it still waits for the rest of its
+  // namespace, so the recorded pids and the namespaces' mount tables are waited on too.
+  const recorded = [...launchers, ...inits];
+  const leftovers = async (): Promise<number[]> => {
+    const rooted = await processesRootedUnder(dirs);
+    const alive = (await Promise.all(recorded.map(async (p) => ((await isRunning(p)) ? p : 0)))).filter(
+      (p) => p !== 0,
+    );
+    const mounting = rooted.length + alive.length === 0 ? await processesMountingUnder(dirs) : [];
+    return [...new Set([...rooted, ...alive, ...mounting])];
+  };
   const gone = await waitFor(async () => {
-    const left = await processesRootedUnder(dirs);
+    const left = await leftovers();
     for (const pid of left) signal(pid, 'SIGKILL');
-    return left.length === 0 && (await Promise.all(launchers.map(isRunning))).every((r) => !r);
+    return left.length === 0;
   }, timeoutMs);
   if (!gone) {
-    const left = await processesRootedUnder(dirs);
+    const left = await leftovers();
     throw new MachineError(
       `processes ${left.join(', ')} still run inside ${dirs.join(', ')} after ${timeoutMs} ms`,
       'they may be stuck in uninterruptible I/O; check `ps -o pid,stat,cmd -p <pid>`',

@@ -114,3 +114,43 @@ export async function canonicalPath(p: string): Promise<string> {
     return parent === abs ? abs : join(await canonicalPath(parent), basename(abs));
   }
 }
+
+/**
+ * Pids in other mount namespaces whose mount table mentions `dir` (a mount point, or an
+ * overlay upperdir there). This catches a host caught mid-boot, before its chroot, which the
+ * root-link scan cannot see; a namespace is read once however many processes share it.
+ */
+export async function processesMountingUnder(dirArg: string | readonly string[]): Promise<number[]> {
+  const dirs = await Promise.all((typeof dirArg === 'string' ? [dirArg] : dirArg).map(canonicalPath));
+  let own = '';
+  try {
+    own = await readlink('/proc/self/ns/mnt');
+  } catch {
+    return [];
+  }
+  const verdict = new Map<string, boolean>();
+  const found: number[] = [];
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    let ns: string;
+    try {
+      ns = await readlink(`/proc/${pid}/ns/mnt`);
+    } catch {
+      continue;
+    }
+    if (ns === own) continue;
+    let hit = verdict.get(ns);
+    if (hit === undefined) {
+      try {
+        const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
+        hit = dirs.some((dir) => info.includes(`${dir}/`) || info.includes(` ${dir} `));
+      } catch {
+        continue;
+      }
+      verdict.set(ns, hit);
+    }
+    if (hit) found.push(pid);
+  }
+  return found;
+}

@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DroverError } from '../../src/errors.js';
-import { cleanupStale, mountsUnder, processesMountingUnder } from '../../src/machine/cleanup.js';
-import { processesRootedUnder } from '../../src/machine/processes.js';
+import { cleanupStale, mountsUnder } from '../../src/machine/cleanup.js';
+import { processesMountingUnder, processesRootedUnder } from '../../src/machine/processes.js';
 import { openFleet, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
 

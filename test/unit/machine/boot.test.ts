@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStale, processesMountingUnder } from '../../../src/machine/cleanup.js';
+import { cleanupStale } from '../../../src/machine/cleanup.js';
 import { attachHost, bootHost, bootScript, MachineError, stopHostDir } from '../../../src/machine/host.js';
-import { isRunning, processesRootedUnder } from '../../../src/machine/processes.js';
+import { isRunning, processesMountingUnder, processesRootedUnder } from '../../../src/machine/processes.js';
 import { readState } from '../../../src/machine/state.js';
 
 // Real namespaces, no sshd and no ports: needs root, like the whole lab.
