@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(open.map((c) => c.close()));
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 function spec(name: string, vars: Record<string, unknown> = {}): ConnectionSpec {
@@ -180,6 +181,7 @@ describe('SshConnection on the fleet', () => {
       await c.close();
     } finally {
       sshd.kill('SIGTERM');
+      rmSync(d, { recursive: true, force: true });
     }
   });
 

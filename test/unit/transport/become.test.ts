@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,7 +82,8 @@ describe('become conversation over a real process', () => {
   });
 
   it('writes the odd password only when asked and the payload only after success', async () => {
-    const got = join(mkdtempSync(join(tmpdir(), 'drover-become-')), 'got');
+    const gotDir = mkdtempSync(join(tmpdir(), 'drover-become-'));
+    const got = join(gotDir, 'got');
     process.env.FAKE_SUDO_EXPECT = ODD;
     process.env.FAKE_SUDO_GOT = got;
     try {
@@ -98,6 +99,7 @@ describe('become conversation over a real process', () => {
       expect(r.stderr).toBe('');
       expect(readFileSync(got, 'utf8')).toBe(ODD);
     } finally {
+      rmSync(gotDir, { recursive: true, force: true });
       delete process.env.FAKE_SUDO_EXPECT;
       delete process.env.FAKE_SUDO_GOT;
     }

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkHostKey,
   entryMatches,
@@ -35,6 +35,7 @@ beforeAll(() => {
   genKey('c', 'ecdsa');
   genKey('r', 'rsa');
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('known_hosts parsing and matching', () => {
   it('computes the same fingerprint and key type as ssh-keygen', () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,10 @@ import { TransferError } from '../../../src/transport/transfer.js';
 
 const conn = new LocalConnection('localhost');
 const dir = mkdtempSync(join(tmpdir(), 'drover-local-'));
-afterAll(() => conn.close());
+afterAll(async () => {
+  await conn.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 describe('LocalConnection', () => {
