@@ -975,6 +975,18 @@ export class PlaybookLoader {
       loop = obj.loop;
       loopKind = 'loop';
       this.checkTemplates(child(s, 'loop'), 'loop');
+      if (typeof loop === 'string' && !isTemplated(loop)) {
+        this.add(
+          `Invalid data passed to 'loop', it requires a list, got this instead: ${loop}`,
+          srcPos(child(s, 'loop')),
+          `to loop over a variable write loop: "{{ ${loop.trim()} }}"`,
+        );
+      } else if (isRecord(loop) || typeof loop === 'number' || typeof loop === 'boolean') {
+        this.add(
+          `Invalid data passed to 'loop', it requires a list, got a ${typeName(loop)}`,
+          srcPos(child(s, 'loop')),
+        );
+      }
     }
     const unknown: string[] = [];
     for (const key of Object.keys(obj)) {
@@ -1031,7 +1043,7 @@ export class PlaybookLoader {
 
     const names = knownActionNames();
     for (const key of unknown) {
-      const kw = didYouMean(key, allowed);
+      const kw = didYouMean(key, [...allowed, 'block', 'rescue', 'always']);
       const mod = didYouMean(key, names);
       if (key === 'import_playbook' || key === 'ansible.builtin.import_playbook') {
         this.add(

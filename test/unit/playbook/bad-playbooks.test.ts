@@ -181,6 +181,20 @@ const CASES: Expect[] = [
     message: /^this playbook entry is a task \('lineinfile'\), not a play$/,
     hint: /import_tasks/,
   },
+  {
+    file: 'loop-bare-variable.yml',
+    line: 7,
+    col: 13,
+    message: /^Invalid data passed to 'loop', it requires a list, got this instead: users$/,
+    hint: /loop: "\{\{ users \}\}"/,
+  },
+  {
+    file: 'block-typo.yml',
+    line: 4,
+    col: 7,
+    message: /^'blcok' is not a valid attribute for a Task$/,
+    hint: /did you mean 'block'\?/,
+  },
 ];
 
 function errors(file: string): Problem[] {

@@ -116,6 +116,7 @@ describe('run-time loading for include_tasks / include_role / include_vars', () 
 const ANSIBLE_REJECTS = [
   'bad-indentation.yml',
   'block-keyword.yml',
+  'block-typo.yml',
   'circular-import.yml',
   'extra-params.yml',
   'handlers-not-list.yml',
