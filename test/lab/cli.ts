@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DroverError } from '../../src/errors.js';
@@ -94,6 +95,36 @@ program
       `${up}/${fleet.hosts.length} running, ${procs.length} process(es) inside, ` +
         `${mounts.length} mount(s) here, ${namespaced.length} process(es) in namespaces mounting under the dir`,
     );
+  });
+
+program
+  .command('ssh')
+  .argument('<host>', 'host name, e.g. h01')
+  .argument('[command...]', 'command to run (default: a login shell)')
+  .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
+  .option('-u, --user <user>', 'root, drover or dpw', 'root')
+  .description("ssh into a host with the fleet's key and known_hosts")
+  .action(async (host: string, command: string[], o: { dir?: string; user: string }) => {
+    const fleet = await openFleet(o.dir ?? defaultDir());
+    const args = fleet.sshArgs(host, o.user, command);
+    // An interactive shell needs a terminal: drop BatchMode's no-prompt stance only for that.
+    if (command.length === 0) args.unshift('-t');
+    const child = spawn('ssh', args, { stdio: 'inherit' });
+    process.exitCode = await new Promise<number>((resolve) =>
+      child.once('close', (code) => resolve(code ?? 255)),
+    );
+  });
+
+program
+  .command('reset')
+  .argument('<host...>', 'host names')
+  .option('--dir <dir>', 'fleet dir (default .lab/default in the repo)')
+  .description('stop the hosts, wipe their upper layers, start them again: as new')
+  .action(async (hosts: string[], o: { dir?: string }) => {
+    const fleet = await openFleet(o.dir ?? defaultDir());
+    for (const h of hosts) fleet.host(h);
+    await Promise.all(hosts.map((h) => fleet.resetHost(h)));
+    console.log(`reset ${hosts.join(', ')}`);
   });
 
 try {
