@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale } from '../../../src/machine/cleanup.js';
 import { attachHost, bootHost, bootScript, MachineError, stopHostDir } from '../../../src/machine/host.js';
+import { findFreePortRange } from '../../../src/machine/ports.js';
 import { isRunning, processesMountingUnder, processesRootedUnder } from '../../../src/machine/processes.js';
 import { readState } from '../../../src/machine/state.js';
 
@@ -104,7 +105,7 @@ describe.skipIf(!asRoot)('bootHost (real namespaces)', () => {
       name: 'm3',
       hostDir: join(base, 'm3'),
       command: ['/bin/sh', '-c', 'echo no-such-daemon >&2; exit 3'],
-      ports: [22599],
+      ports: [await findFreePortRange(1, 22590)],
       readyTimeoutMs: 5000,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MachineError);
