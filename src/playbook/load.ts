@@ -144,9 +144,12 @@ export class PlaybookLoader {
     this.rolesPath = opts.rolesPath ?? DEFAULT_ROLES_PATH;
   }
 
+  /** Prefix of this loader's node ids: '' for a playbook, unique for each run-time load. */
+  idPrefix = '';
+
   private id(prefix: string): string {
     this.nextId += 1;
-    return `${prefix}${this.nextId}`;
+    return `${this.idPrefix}${prefix}${this.nextId}`;
   }
 
   private add(message: string, pos: SourcePos | undefined, hint?: string): void {
@@ -702,7 +705,7 @@ export class PlaybookLoader {
         );
       }
     }
-    play.roles = this.rolesSection(child(s, 'roles'), scope, baseDir);
+    play.roles = this.rolesSection(child(s, 'roles'), scope);
     play.pre_tasks = this.taskList(child(s, 'pre_tasks'), scope, 'pre_tasks');
     play.tasks = this.taskList(child(s, 'tasks'), scope, 'tasks');
     play.post_tasks = this.taskList(child(s, 'post_tasks'), scope, 'post_tasks');
@@ -1407,7 +1410,7 @@ export class PlaybookLoader {
     }
   }
 
-  private rolesSection(s: Src, scope: Scope, _baseDir: string): RoleInstance[] {
+  private rolesSection(s: Src, scope: Scope): RoleInstance[] {
     const v = s.v;
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) {
@@ -1676,6 +1679,19 @@ export function loadPlaybook(file: string, opts: LoadOptions = {}): Playbook {
   return r.playbook;
 }
 
+/**
+ * Nodes loaded at run time must not reuse the playbook's ids ('t1', ...): each run-time
+ * load gets its own id prefix ('i3.t1'). The sequence only has to be unique per process.
+ */
+let runtimeLoads = 0;
+
+function runtimeLoader(opts: LoadOptions, dir: string): PlaybookLoader {
+  const loader = new PlaybookLoader(opts, opts.playbookDir ?? dir);
+  runtimeLoads += 1;
+  loader.idPrefix = `i${runtimeLoads}.`;
+  return loader;
+}
+
 function reportWarnings(loader: PlaybookLoader, opts: LoadOptions): void {
   if (!opts.onWarning) return;
   for (const p of loader.problems.warnings) opts.onWarning(p);
@@ -1690,7 +1706,7 @@ function throwIfErrors(loader: PlaybookLoader): void {
  * runner) into nodes that belong to `origin` (its role, for files/templates lookups).
  */
 export function loadTasksFile(file: string, opts: LoadOptions, origin: TaskOrigin): PlayNode[] {
-  const loader = new PlaybookLoader(opts, opts.playbookDir ?? origin.baseDir);
+  const loader = runtimeLoader(opts, origin.baseDir);
   const nodes = loader.runtimeTasks(file, origin);
   throwIfErrors(loader);
   reportWarnings(loader, opts);
@@ -1718,7 +1734,7 @@ export function loadRole(
   params: Record<string, unknown> = {},
   pos?: SourcePos,
 ): RoleInstance {
-  const loader = new PlaybookLoader(opts, opts.playbookDir ?? fromDir);
+  const loader = runtimeLoader(opts, fromDir);
   const from: RoleFrom = {};
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {

@@ -19,6 +19,13 @@ describe('run-time loading for include_tasks / include_role / include_vars', () 
     expect((nodes[0] as TaskNode).origin.baseDir).toBe(join(GOOD, 'tasks'));
   });
 
+  it('nodes loaded at run time get ids distinct from the playbook and from each other', () => {
+    const a = loadTasksFile(join(GOOD, 'tasks/nested.yml'), {}, { baseDir: GOOD });
+    const b = loadTasksFile(join(GOOD, 'tasks/nested.yml'), {}, { baseDir: GOOD });
+    expect(a[0]!.id).toMatch(/^i\d+\.t\d+$/);
+    expect(a[0]!.id).not.toBe(b[0]!.id);
+  });
+
   it('loadTasksFile throws a ValidationError with positions for a bad file', () => {
     expect(() => loadTasksFile(join(BAD, 'tasks/a.yml'), {}, { baseDir: join(BAD, 'tasks') })).toThrow(
       /circular import_tasks: .*a\.yml -> .*b\.yml -> .*a\.yml/,
