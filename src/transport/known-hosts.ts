@@ -207,9 +207,16 @@ export function checkHostKey(
 }
 
 /** Append `key` for host:port to `file` (creating ~/.ssh if needed), as ssh's accept-new does. */
-export async function addKnownHost(file: string, host: string, port: number, key: Buffer): Promise<string> {
+export async function addKnownHost(
+  file: string,
+  host: string,
+  port: number,
+  key: Buffer,
+  hash = false,
+): Promise<string> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const line = `${knownHostsName(host, port)} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
+  const name = knownHostsName(host, port);
+  const line = `${hash ? hashHostName(name) : name} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
   await appendFile(file, line, { mode: 0o600 });
   return line;
 }
@@ -226,6 +233,7 @@ export async function verifyHostKey(
   key: Buffer,
   mode: HostKeyChecking,
   files: readonly string[] = defaultKnownHostsFiles(),
+  opts: { hash?: boolean } = {},
 ): Promise<HostKeyVerdict> {
   if (mode === 'off') return { ok: true };
   const verdict = checkHostKey(await loadKnownHosts(files), host, port, key, mode, files);
@@ -236,7 +244,7 @@ export async function verifyHostKey(
   const next = prev.then(async (): Promise<HostKeyVerdict> => {
     const again = checkHostKey(await loadKnownHosts(files), host, port, key, mode, files);
     if (!again.ok || again.reason !== 'new') return again;
-    await addKnownHost(target, host, port, key);
+    await addKnownHost(target, host, port, key, opts.hash ?? false);
     return { ok: true, added: target };
   });
   writeLocks.set(

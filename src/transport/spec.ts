@@ -125,6 +125,7 @@ export interface SshArgs {
   user?: string;
   identityFiles: string[];
   connectTimeoutMs?: number;
+  hashKnownHosts?: boolean;
   configFile?: string;
   /** Options drover does not act on, for a warning. */
   ignored: string[];
@@ -198,6 +199,9 @@ export function parseSshArgs(text: string): SshArgs {
         break;
       case 'connecttimeout':
         r.connectTimeoutMs ??= Number(val) * 1000;
+        break;
+      case 'hashknownhosts':
+        if (/^(yes|no)$/i.test(val)) r.hashKnownHosts ??= val.toLowerCase() === 'yes';
         break;
       default:
         r.ignored.push(`-o ${kv}`);
@@ -391,6 +395,8 @@ export function connectionSpecFromVars(
     spec.proxyJump = jump.map((j) => resolveJump(j, configFiles, cli.home, privateKeyFiles, localUser));
   }
   if (cli.maxChannels !== undefined) spec.maxChannels = cli.maxChannels;
+  const hash = args.hashKnownHosts ?? cfg.hashKnownHosts;
+  if (hash !== undefined) spec.hashKnownHosts = hash;
 
   const becomeEnabled = ansibleBool(vars.ansible_become) ?? cli.become ?? false;
   const methodRaw = str(vars.ansible_become_method) ?? cli.becomeMethod ?? 'sudo';

@@ -28,6 +28,7 @@ export interface SshHostConfig {
   strictHostKeyChecking?: HostKeyChecking;
   userKnownHostsFiles?: string[];
   connectTimeoutMs?: number;
+  hashKnownHosts?: boolean;
   /** Things the config said that drover does not act on. */
   notes: string[];
 }
@@ -71,7 +72,7 @@ export function parseSshConfig(text: string, file = 'ssh_config'): SshConfigLine
 }
 
 export interface ResolveOptions {
-  /** Config files to read, in order (first value wins across them too). Default ~/.ssh/config. */
+  /** Config files to read, in order (first value wins across them too). Default ~/.ssh/config, then /etc/ssh/ssh_config, as ssh reads them. */
   files?: string[];
   /** Config text instead of files (tests). */
   text?: string;
@@ -84,10 +85,13 @@ function expandTilde(p: string, home: string): string {
   return p;
 }
 
-/** Files an `Include` argument names: relative to ~/.ssh, `*`/`?` globs in the last part. */
-function includeTargets(arg: string, home: string): string[] {
+/**
+ * Files an `Include` argument names, `*`/`?` globs in the last part. Relative paths are in
+ * ~/.ssh for a user config and in /etc/ssh for the system one, as ssh_config(5) says.
+ */
+function includeTargets(arg: string, home: string, system: boolean): string[] {
   const path = expandTilde(arg, home);
-  const abs = isAbsolute(path) ? path : join(home, '.ssh', path);
+  const abs = isAbsolute(path) ? path : join(system ? '/etc/ssh' : join(home, '.ssh'), path);
   const dir = dirname(abs);
   const base = abs.slice(dir.length + 1);
   if (!/[*?]/.test(base)) return [abs];
@@ -135,7 +139,7 @@ export function resolveSshConfig(host: string, opts: ResolveOptions = {}): SshHo
   const home = opts.home ?? homedir();
   const result: SshHostConfig = { identityFiles: [], notes: [] };
   const seen = new Set<string>();
-  const visit = (lines: SshConfigLine[], depth: number): void => {
+  const visit = (lines: SshConfigLine[], depth: number, system: boolean): void => {
     let active = true; // lines before the first Host apply to every host
     for (const l of lines) {
       if (l.keyword === 'host') {
@@ -153,7 +157,8 @@ export function resolveSshConfig(host: string, opts: ResolveOptions = {}): SshHo
           result.notes.push(`${l.file}:${l.line}: Include nested too deeply, ignored`);
           continue;
         }
-        for (const a of l.args) for (const f of includeTargets(a, home)) visit(readLines(f), depth + 1);
+        for (const a of l.args)
+          for (const f of includeTargets(a, home, system)) visit(readLines(f), depth + 1, system);
         continue;
       }
       const v = l.args[0];
@@ -195,6 +200,9 @@ export function resolveSshConfig(host: string, opts: ResolveOptions = {}): SshHo
           if (Number.isFinite(n) && n > 0) result.connectTimeoutMs = n * 1000;
           break;
         }
+        case 'hashknownhosts':
+          if (/^(yes|no)$/i.test(v)) result.hashKnownHosts = v.toLowerCase() === 'yes';
+          break;
         case 'proxycommand':
           if (v.toLowerCase() !== 'none')
             result.notes.push(`${l.file}:${l.line}: ProxyCommand is not supported by drover (use ProxyJump)`);
@@ -204,8 +212,10 @@ export function resolveSshConfig(host: string, opts: ResolveOptions = {}): SshHo
       }
     }
   };
-  if (opts.text !== undefined) visit(parseSshConfig(opts.text, 'ssh_config'), 0);
-  for (const f of opts.files ?? [join(home, '.ssh', 'config')]) visit(readLines(f), 0);
+  if (opts.text !== undefined) visit(parseSshConfig(opts.text, 'ssh_config'), 0, false);
+  for (const f of opts.files ?? [join(home, '.ssh', 'config'), '/etc/ssh/ssh_config']) {
+    visit(readLines(f), 0, f.startsWith('/etc/ssh/'));
+  }
   return result;
 }
 

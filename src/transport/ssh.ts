@@ -485,7 +485,9 @@ export class SshConnection implements Connection {
         keepaliveCountMax: 3,
         ...(algorithms ? { algorithms } : {}),
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          verifyHostKey(hop.host, hop.port, key, mode, files).then(
+          verifyHostKey(hop.host, hop.port, key, mode, files, {
+            hash: this.spec.hashKnownHosts ?? false,
+          }).then(
             (v) => {
               verdict = v;
               if (v.ok && v.added)

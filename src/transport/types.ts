@@ -80,6 +80,8 @@ export interface ConnectionSpec {
   proxyJump?: string[];
   /** Max exec channels open at once on this connection. */
   maxChannels?: number;
+  /** Write hashed names when accept-new adds a host key (ssh's HashKnownHosts). */
+  hashKnownHosts?: boolean;
   /** SSH keepalive interval; 0 disables. Default 15 s. */
   keepaliveIntervalMs?: number;
   /** Where each value came from (ansible var, CLI, ssh config), for messages. */

@@ -121,6 +121,20 @@ describe('known_hosts parsing and matching', () => {
     expect(v.hint).toContain('ssh-keyscan -p 22005 127.0.0.1 >> ~/.ssh/known_hosts');
   });
 
+  it('accept-new with HashKnownHosts writes a hashed name that ssh-keygen -F finds', async () => {
+    const f = join(dir, 'accept_new_hashed');
+    expect((await verifyHostKey('10.9.8.7', 2222, keys.a!.blob, 'accept-new', [f], { hash: true })).ok).toBe(
+      true,
+    );
+    const text = readFileSync(f, 'utf8');
+    expect(text).toMatch(/^\|1\|[^ ]+ ssh-ed25519 /);
+    expect(text).not.toContain('10.9.8.7');
+    expect(execFileSync('ssh-keygen', ['-F', '[10.9.8.7]:2222', '-f', f], { encoding: 'utf8' })).toContain(
+      'found',
+    );
+    expect(await verifyHostKey('10.9.8.7', 2222, keys.a!.blob, 'strict', [f])).toEqual({ ok: true });
+  });
+
   it('accept-new appends the key once, then strict accepts it', async () => {
     const f = join(dir, 'accept_new');
     const results = await Promise.all(

@@ -117,6 +117,10 @@ describe('connectionSpecFromVars', () => {
       noConfig,
     );
     expect(pc.proxyJump).toEqual(['ops@bastion.example.com:22']);
+    expect(
+      connectionSpecFromVars('h', { ansible_ssh_extra_args: '-o HashKnownHosts=yes' }, noConfig)
+        .hashKnownHosts,
+    ).toBe(true);
     expect(parseSshArgs('-o ForwardAgent=yes -C').ignored).toEqual(['-o ForwardAgent=yes', '-C']);
   });
 

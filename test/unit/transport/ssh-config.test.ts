@@ -59,6 +59,12 @@ describe('ssh config', () => {
     expect(resolveSshConfig('web10', opts).connectTimeoutMs).toBeUndefined();
   });
 
+  it('reads HashKnownHosts', () => {
+    expect(resolveSshConfig('x', { text: 'Host *\n  HashKnownHosts yes\n', files: [] }).hashKnownHosts).toBe(
+      true,
+    );
+  });
+
   it('a missing config file is no config', () => {
     expect(resolveSshConfig('x', { files: ['/nonexistent/config'] })).toEqual({
       identityFiles: [],
