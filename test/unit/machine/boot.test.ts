@@ -1,6 +1,8 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale } from '../../../src/machine/cleanup.js';
@@ -15,12 +17,11 @@ const asRoot = process.getuid?.() === 0;
 async function waitForFile(path: string, ms = 5000): Promise<string> {
   const end = Date.now() + ms;
   for (;;) {
-    try {
-      return await readFile(path, 'utf8');
-    } catch {
-      if (Date.now() > end) throw new Error(`${path} never appeared`);
-      await sleep(10);
-    }
+    // A line is complete once its newline is there: the writer may be between open and write.
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text;
+    if (Date.now() > end) throw new Error(`${path} never got a complete line`);
+    await sleep(10);
   }
 }
 
@@ -112,6 +113,49 @@ describe.skipIf(!asRoot)('bootHost (real namespaces)', () => {
     expect((err as Error).message).toContain('m3');
     expect((err as Error).message).toContain('no-such-daemon');
     expect(await processesRootedUnder([join(base, 'm3')])).toEqual([]);
+  });
+
+  it("boots a foreign root filesystem (not the machine's /), as image builds do", async () => {
+    // The smallest rootfs: dash and the libraries ldd names, nothing else (no /proc, /dev, /run).
+    const rootfs = join(base, 'rootfs');
+    const dash = await realpath('/bin/dash');
+    const libs = execFileSync('ldd', [dash], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+      .filter((p): p is string => p !== undefined);
+    for (const file of [dash, ...libs]) {
+      const target = join(rootfs, file === dash ? '/bin/sh' : file);
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(file, target);
+      await chmod(target, 0o755);
+    }
+    const out = join(base, 'out-rootfs');
+    await mkdir(out);
+    execFileSync('mkfifo', [join(out, 'fifo')]);
+    const host = await bootHost({
+      name: 'img',
+      hostDir: join(base, 'img'),
+      lowerDirs: [rootfs],
+      binds: [{ source: out, target: '/out' }],
+      command: [
+        '/bin/sh',
+        '-c',
+        'read h < /proc/sys/kernel/hostname; ' +
+          'if [ -e /etc/passwd ]; then r=machine; else r=own; fi; ' +
+          'echo "pid=$$ host=$h root=$r" > /out/report; ' +
+          // No sleep binary here: opening a FIFO nobody writes blocks without using CPU.
+          'read x < /out/fifo',
+      ],
+    });
+    try {
+      const text = await waitForFile(join(out, 'report'));
+      expect(text).toBe('pid=1 host=img root=own\n');
+      // The mount points the boot script needed were created in the upper layer.
+      for (const d of ['proc', 'dev', 'sys', 'run']) expect(existsSync(join(host.upperDir, d))).toBe(true);
+    } finally {
+      await host.stop({ graceMs: 0 });
+    }
+    expect(await processesRootedUnder([host.hostDir])).toEqual([]);
   });
 
   it('refuses a lower layer nested in another on the same filesystem', async () => {
