@@ -366,3 +366,86 @@ describe('accounts: drover and ansible-core on twin fleet hosts', () => {
     }
   }, 240_000);
 });
+
+describe('files, services and packages: drover and ansible-core on twin fleet hosts', () => {
+  const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwinKey twin@test';
+  const HOSTKEY = 'git.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGitHostKey';
+  const TASKS: [string, Record<string, unknown>][] = [
+    ['authorized_key', { user: 'drover', key: KEY }],
+    ['authorized_key', { user: 'drover', key: KEY }],
+    ['authorized_key', { user: 'drover', key: KEY, key_options: 'no-pty' }],
+    ['known_hosts', { name: 'git.example', key: HOSTKEY }],
+    ['known_hosts', { name: 'git.example', key: HOSTKEY }],
+    [
+      'sysctl',
+      { name: 'vm.swappiness', value: '11', sysctl_file: '/etc/sysctl.d/90-twin.conf', reload: false },
+    ],
+    [
+      'sysctl',
+      { name: 'vm.swappiness', value: '11', sysctl_file: '/etc/sysctl.d/90-twin.conf', reload: false },
+    ],
+    // hostname is left out: ansible-core 2.14's debian strategy calls hostnamectl, which fails
+    // without systemd as PID 1 (drover writes /etc/hostname; see the hostname test above).
+    ['mount', { path: '/mnt/twin', src: 'tmpfs', fstype: 'tmpfs', opts: 'size=1m', state: 'mounted' }],
+    ['mount', { path: '/mnt/twin', src: 'tmpfs', fstype: 'tmpfs', opts: 'size=1m', state: 'mounted' }],
+    ['mount', { path: '/mnt/twin', state: 'unmounted' }],
+    ['service', { name: 'drover-demo', state: 'started', enabled: true }],
+    ['service', { name: 'drover-demo', state: 'started', enabled: true }],
+    ['service', { name: 'drover-demo', state: 'stopped' }],
+    ['service', { name: 'drover-demo', state: 'stopped' }],
+    ['apt', { name: 'sl', install_recommends: false }],
+    ['apt', { name: 'sl', install_recommends: false }],
+    ['apt', { name: 'sl', state: 'absent' }],
+    ['apt', { name: 'sl', state: 'absent' }],
+    ['apt', { name: 'drover-no-such-package' }],
+    ['getent', { database: 'passwd', key: 'drover' }],
+  ];
+
+  it('per task changed/failed and the resulting files agree', async () => {
+    for (const h of [ORACLE_A, ORACLE_B]) {
+      await runSsh(fleet, h, 'cat > /etc/init.d/drover-demo && chmod 755 /etc/init.d/drover-demo', {
+        input: INIT_SCRIPT,
+      });
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'drover-oracle-mixed-'));
+    try {
+      const pb = [
+        {
+          hosts: ORACLE_A,
+          gather_facts: false,
+          tasks: TASKS.map(([m, a], i) => ({ name: `t${i}`, [m]: a, ignore_errors: true })),
+        },
+      ];
+      writeFileSync(join(dir, 'pb.yml'), JSON.stringify(pb));
+      const r = await runAnsiblePlaybook(fleet, [join(dir, 'pb.yml')], {
+        env: { ANSIBLE_STDOUT_CALLBACK: 'json' },
+        timeoutMs: 300_000,
+      });
+      const out = JSON.parse(r.stdout) as { plays: { tasks: { hosts: Record<string, TaskResult> }[] }[] };
+      const ans = out.plays[0]!.tasks.map((t) => t.hosts[ORACLE_A]!);
+      expect(ans).toHaveLength(TASKS.length);
+      for (const [i, [m, a]] of TASKS.entries()) {
+        const d = await run(findModule(m)!, a, { host: ORACLE_B });
+        expect(
+          { changed: Boolean(d.result.changed), failed: Boolean(d.result.failed) },
+          `t${i} ${m} ${JSON.stringify(a)}: ${String(d.result.msg ?? '')} / ansible: ${String(ans[i]!.msg ?? '')}`,
+        ).toEqual({ changed: Boolean(ans[i]!.changed), failed: Boolean(ans[i]!.failed) });
+        if (m === 'getent') expect(d.result.ansible_facts).toEqual(ans[i]!.ansible_facts);
+      }
+      const state = [
+        'cat /home/drover/.ssh/authorized_keys',
+        'stat -c "%a %U" /home/drover/.ssh /home/drover/.ssh/authorized_keys',
+        'cat /root/.ssh/known_hosts',
+        'cat /etc/sysctl.d/90-twin.conf',
+        'cat /etc/fstab; grep -c twin /proc/mounts',
+        'ls /etc/rc2.d | grep drover; /etc/init.d/drover-demo status || echo stopped',
+        "dpkg-query -W -f='$" + "{Status}\\n' sl 2>&1",
+      ].join('; echo --; ');
+      const mine = await on(ORACLE_B, state);
+      expect(mine).toContain(`no-pty ${KEY}`);
+      expect(mine).toBe(await on(ORACLE_A, state));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
+});
