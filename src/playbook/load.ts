@@ -1178,6 +1178,9 @@ export class PlaybookLoader {
       }
     }
     if (resolved.name === 'include_role') this.checkIncludeRole(args, argsSrc, scope);
+    if (resolved.name === 'include_tasks' || resolved.name === 'include_vars') {
+      this.checkIncludedFile(resolved.name, args, argsSrc, scope);
+    }
     return [t];
   }
 
@@ -1397,6 +1400,26 @@ export class PlaybookLoader {
     };
     flatten(role);
     return out;
+  }
+
+  /**
+   * A literal include_tasks / include_vars file that does not exist is a warning: the
+   * include may sit behind a `when` that never holds, so only running it can fail.
+   */
+  private checkIncludedFile(action: string, args: Record<string, unknown>, argsSrc: Src, scope: Scope): void {
+    const file = args._raw_params ?? args.file;
+    if (typeof file !== 'string' || isTemplated(file) || '_variable_params' in args) return;
+    const found =
+      action === 'include_tasks'
+        ? this.findTasksFile(file, scope.origin).found
+        : [
+            ...(scope.origin.role ? [join(scope.origin.role.path, 'vars', file)] : []),
+            resolve(scope.origin.baseDir, file),
+            resolve(scope.origin.baseDir, 'vars', file),
+            resolve(this.playbookDir, file),
+            resolve(this.playbookDir, 'vars', file),
+          ].find((p) => existsSync(p));
+    if (!found) this.problems.warn(`${action}: could not find '${file}'`, srcPos(argsSrc));
   }
 
   private checkIncludeRole(args: Record<string, unknown>, argsSrc: Src, scope: Scope): void {
@@ -1662,6 +1685,10 @@ export interface CheckResult {
 export function checkPlaybook(file: string, opts: LoadOptions = {}): CheckResult {
   const abs = resolve(file);
   const loader = new PlaybookLoader(opts, opts.playbookDir ?? dirname(abs));
+  // Several playbooks run in one process (drover playbook a.yml b.yml): later ones get a
+  // prefix so node ids stay unique across them.
+  playbookLoads += 1;
+  if (playbookLoads > 1) loader.idPrefix = `b${playbookLoads}.`;
   const plays = loader.loadPlaybookFile(abs, undefined, []);
   return { playbook: { file: abs, plays }, problems: loader.problems.items };
 }
@@ -1684,6 +1711,7 @@ export function loadPlaybook(file: string, opts: LoadOptions = {}): Playbook {
  * load gets its own id prefix ('i3.t1'). The sequence only has to be unique per process.
  */
 let runtimeLoads = 0;
+let playbookLoads = 0;
 
 function runtimeLoader(opts: LoadOptions, dir: string): PlaybookLoader {
   const loader = new PlaybookLoader(opts, opts.playbookDir ?? dir);

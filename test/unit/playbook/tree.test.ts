@@ -364,6 +364,18 @@ describe('inline playbooks', () => {
     ]);
   });
 
+  it('a literal include_tasks / include_vars file that is missing is a warning', () => {
+    const files = { 'there.yml': '- debug: msg=1\n', 'vars/v.yml': 'a: 1\n' };
+    const r = check(
+      '- hosts: all\n  tasks:\n    - include_tasks: there.yml\n    - include_tasks: gone.yml\n    - include_vars: v.yml\n    - include_vars: {file: nov.yml}\n    - include_tasks: "{{ x }}.yml"\n',
+      files,
+    );
+    expect(r.problems.map((p) => [p.severity, p.pos?.line, p.message])).toEqual([
+      ['warning', 4, "include_tasks: could not find 'gone.yml'"],
+      ['warning', 6, "include_vars: could not find 'nov.yml'"],
+    ]);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
