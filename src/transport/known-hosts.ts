@@ -70,7 +70,17 @@ export function parseKnownHosts(text: string, file = 'known_hosts'): KnownHostEn
   return entries;
 }
 
+const compiled = new Map<string, RegExp>();
+
 function globToRegExp(pattern: string): RegExp {
+  const hit = compiled.get(pattern);
+  if (hit) return hit;
+  const re = compileGlob(pattern);
+  if (compiled.size < 10_000) compiled.set(pattern, re);
+  return re;
+}
+
+function compileGlob(pattern: string): RegExp {
   const body = pattern
     .split('')
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))

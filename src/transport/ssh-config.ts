@@ -4,7 +4,7 @@
  * accumulates, basic Include. Match blocks are skipped with a note.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { matchPatternList } from './known-hosts.js';
@@ -102,18 +102,37 @@ function includeTargets(arg: string, home: string, system: boolean): string[] {
       .replaceAll('?', '.')}$`,
   );
   try {
-    return readdirSync(dir)
-      .filter((f) => re.test(f))
-      .sort()
-      .map((f) => join(dir, f));
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st) return [];
+    const key = `${abs}\0${st.mtimeMs}`;
+    let hit = globs.get(key);
+    if (!hit) {
+      hit = readdirSync(dir)
+        .filter((f) => re.test(f))
+        .sort()
+        .map((f) => join(dir, f));
+      globs.set(key, hit);
+    }
+    return hit;
   } catch {
     return [];
   }
 }
 
+/** Parsed files by path, reused while size and mtime hold: every host of a run reads the same files. */
+const parsed = new Map<string, { mtimeMs: number; size: number; lines: SshConfigLine[] }>();
+
+const globs = new Map<string, string[]>();
+
 function readLines(file: string): SshConfigLine[] {
   try {
-    return parseSshConfig(readFileSync(file, 'utf8'), file);
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) return [];
+    const hit = parsed.get(file);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.lines;
+    const lines = parseSshConfig(readFileSync(file, 'utf8'), file);
+    parsed.set(file, { mtimeMs: st.mtimeMs, size: st.size, lines });
+    return lines;
   } catch {
     return []; // a missing config file is no config, as with ssh
   }
