@@ -53,6 +53,24 @@ function lifetimeTicks(pid: number): number {
   }
 }
 
+/** Waits until none of `pids` has a child (open sessions), at most `maxMs`. */
+async function sessionsEnded(pids: number[], maxMs: number): Promise<void> {
+  const masters = new Set(pids);
+  const deadline = performance.now() + maxMs;
+  while (performance.now() < deadline) {
+    let open = false;
+    for (const pid of allPids()) {
+      const s = readStat(pid);
+      if (s && masters.has(s.ppid)) {
+        open = true;
+        break;
+      }
+    }
+    if (!open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const sumTicks = (pids: number[]): number => pids.reduce((n, p) => n + lifetimeTicks(p), 0);
 
 const CLK_TCK = 100;
@@ -205,8 +223,9 @@ export function measure(argv: string[], opts: MeasureOptions = {}): Promise<Meas
       }
       let targetCpuMs: number | undefined;
       if (opts.targetPids) {
-        // sshd reaps a session's processes when the client's connection is gone: give it a moment.
-        await new Promise((r) => setTimeout(r, 300));
+        // A session's CPU reaches the sshd master's cutime only when the session process is
+        // reaped, after the client's connection (or its ControlPersist master) is gone.
+        await sessionsEnded(opts.targetPids, 10_000);
         targetCpuMs = ((sumTicks(opts.targetPids) - targetBefore) / CLK_TCK) * 1000;
       }
       resolve({

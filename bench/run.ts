@@ -58,7 +58,7 @@ function parseOptions(argv: string[]): BenchOptions {
     )
     .option('--delay <ms>', 'one-way delay of the latency proxy', int('delay'), 25)
     .option('--latency-hosts <n>', 'hosts in the latency case', int('latency hosts'), 10)
-    .option('--heavy-hosts <n>', 'hosts in the template/100-task/loop cases', int('heavy hosts'), 5)
+    .option('--heavy-hosts <n>', 'hosts in the template/100-task/loop cases', int('heavy hosts'), 2)
     .option('--scale <list>', 'host counts of the scale case', '200,1000')
     .option('--base-port <port>', 'first port of the bench fleet', int('base port'), 23500)
     .showHelpAfterError()
