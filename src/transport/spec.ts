@@ -14,6 +14,8 @@ export interface CliConnectionOptions {
   user?: string;
   /** --private-key / --key-file */
   privateKey?: string;
+  /** ansible.cfg [ssh_connection] retries */
+  retries?: number;
   /** -T / --timeout, seconds */
   timeout?: number;
   /** -k / --ask-pass answer */
@@ -395,6 +397,16 @@ export function connectionSpecFromVars(
     spec.proxyJump = jump.map((j) => resolveJump(j, configFiles, cli.home, privateKeyFiles, localUser));
   }
   if (cli.maxChannels !== undefined) spec.maxChannels = cli.maxChannels;
+  const retriesRaw = str(vars.ansible_ssh_retries) ?? env.ANSIBLE_SSH_RETRIES ?? cli.retries;
+  if (retriesRaw !== undefined) {
+    const n = Number(retriesRaw);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new UsageError(
+        `${where}: ssh retries ${JSON.stringify(String(retriesRaw))} is not a whole number >= 0`,
+      );
+    }
+    if (n > 0) spec.connectRetries = n;
+  }
   const hash = args.hashKnownHosts ?? cfg.hashKnownHosts;
   if (hash !== undefined) spec.hashKnownHosts = hash;
 

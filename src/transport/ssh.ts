@@ -58,6 +58,8 @@ export interface SshOptions {
    */
   session?: boolean | 'auto';
   sessionThresholdMs?: number;
+  /** Scales the pauses between connect retries (tests use a small value). Default 1. */
+  retryPauseScale?: number;
 }
 
 /** sshd's MaxSessions defaults to 10; stay below so a burst never sees "open failed". */
@@ -93,6 +95,9 @@ export function parseJump(s: string): Hop {
   }
   return { host: rest, port, user };
 }
+
+/** Connect failures that may heal by themselves (refused, timed out, cut); retried per spec.connectRetries. */
+class TransientUnreachableError extends UnreachableError {}
 
 /** The server would not open another channel (MaxSessions); retried by execWithRetry. */
 class ChannelRefusedError extends UnreachableError {}
@@ -143,11 +148,35 @@ export class SshConnection implements Connection {
     if (this.ready && this.client) return Promise.resolve();
     if (!this.connecting) {
       this.closedByUs = false;
-      this.connecting = this.open().finally(() => {
+      this.connecting = this.openWithRetries().finally(() => {
         this.connecting = undefined;
       });
     }
     return this.connecting;
+  }
+
+  /**
+   * Ansible's ssh `retries`: a refused, timed-out or cut connection is tried again after
+   * 2^n - 1 s (at most 30 s); auth, host key and name errors are not, they will not heal.
+   */
+  private async openWithRetries(): Promise<void> {
+    const retries = Math.max(0, this.spec.connectRetries ?? 0);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.open();
+        return;
+      } catch (e) {
+        if (!(e instanceof TransientUnreachableError) || attempt >= retries || this.closedByUs) {
+          if (attempt > 0 && e instanceof UnreachableError) {
+            throw new UnreachableError(this.host, `${e.message} (after ${attempt + 1} attempts)`, e.hint);
+          }
+          throw e;
+        }
+        const pause = Math.min(30, 2 ** (attempt + 1) - 1) * 1000 * (this.opts.retryPauseScale ?? 1);
+        this.log(`${e.message}; retrying in ${pause / 1000}s`);
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
   }
 
   private get home(): string {
@@ -323,7 +352,7 @@ export class SshConnection implements Connection {
       const timer = setTimeout(() => {
         s.destroy();
         reject(
-          new UnreachableError(
+          new TransientUnreachableError(
             this.host,
             `connecting to ${what} timed out after ${timeoutMs / 1000}s`,
             'the host is down, firewalled or the address is wrong; raise ansible_timeout (or -T) if it is just slow',
@@ -348,7 +377,7 @@ export class SshConnection implements Connection {
   private socketError(e: NodeJS.ErrnoException, what: string, hop: Hop): UnreachableError {
     switch (e.code) {
       case 'ECONNREFUSED':
-        return new UnreachableError(
+        return new TransientUnreachableError(
           this.host,
           `connection refused by ${what}`,
           `nothing listens on port ${hop.port}: is sshd running there, and are ansible_host / ansible_port right?`,
@@ -362,13 +391,17 @@ export class SshConnection implements Connection {
         );
       case 'EHOSTUNREACH':
       case 'ENETUNREACH':
-        return new UnreachableError(
+        return new TransientUnreachableError(
           this.host,
           `no route to ${what} (${e.code})`,
           'the network path to the host is down',
         );
       default:
-        return new UnreachableError(this.host, `connecting to ${what} failed: ${e.message}`, undefined);
+        return new TransientUnreachableError(
+          this.host,
+          `connecting to ${what} failed: ${e.message}`,
+          undefined,
+        );
     }
   }
 
@@ -452,7 +485,7 @@ export class SshConnection implements Connection {
         }
         if (e.level === 'client-timeout') {
           fail(
-            new UnreachableError(
+            new TransientUnreachableError(
               this.host,
               `ssh handshake with ${what} timed out after ${this.spec.connectTimeoutMs / 1000}s`,
               'the port answers but no ssh server responds in time; check the port and the server load, or raise ansible_timeout',
@@ -468,7 +501,7 @@ export class SshConnection implements Connection {
       });
       client.on('close', () =>
         fail(
-          new UnreachableError(
+          new TransientUnreachableError(
             this.host,
             `${what} closed the connection during the ssh handshake`,
             'is this port really an ssh server, and does it accept this client (MaxStartups, AllowUsers)?',

@@ -80,6 +80,8 @@ export interface ConnectionSpec {
   proxyJump?: string[];
   /** Max exec channels open at once on this connection. */
   maxChannels?: number;
+  /** Extra connect attempts after a refused/timed-out/cut connect (ansible_ssh_retries). */
+  connectRetries?: number;
   /** Write hashed names when accept-new adds a host key (ssh's HashKnownHosts). */
   hashKnownHosts?: boolean;
   /** SSH keepalive interval; 0 disables. Default 15 s. */

@@ -430,6 +430,39 @@ describe('authentication and reachability', () => {
     expect(e.hint).toContain(`port ${port}`);
   });
 
+  it('retries a refused connect (ansible_ssh_retries) until sshd is back, but not a failed auth', async () => {
+    await fleet.stopHost('h19');
+    const logs: string[] = [];
+    const c = conn(spec('h19', { ansible_ssh_retries: 5 }), {
+      ...sshOpts,
+      retryPauseScale: 0.1,
+      log: (l) => logs.push(l),
+    });
+    const connected = c.connect();
+    await new Promise((r) => setTimeout(r, 250));
+    await fleet.startHost('h19');
+    await connected;
+    expect((await c.run('hostname')).stdout).toBe('h19\n');
+    expect(logs.some((l) => l.includes('connection refused') && l.includes('retrying'))).toBe(true);
+    const stranger = join(tmp, 'stranger2');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    const t = performance.now();
+    const e = await unreachable(
+      conn(spec('h19', { ansible_ssh_retries: 5, ansible_ssh_private_key_file: stranger }), {
+        ...sshOpts,
+        retryPauseScale: 10,
+      }).connect(),
+    );
+    expect(performance.now() - t).toBeLessThan(3000);
+    expect(e.message).toContain('authentication failed');
+    const down = new SshConnection(
+      { ...spec('h19'), port: 1, connectRetries: 2 },
+      { ...sshOpts, retryPauseScale: 0.01 },
+    );
+    const gaveUp = await unreachable(down.connect());
+    expect(gaveUp.message).toContain('(after 3 attempts)');
+  });
+
   it('auth failure names the user and the methods tried', async () => {
     const stranger = join(tmp, 'stranger');
     execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', stranger]);

@@ -198,6 +198,18 @@ describe('connectionSpecFromVars', () => {
     expect(s.proxyJump).toBeUndefined();
   });
 
+  it('ssh retries from var, env or cfg', () => {
+    expect(connectionSpecFromVars('h', { ansible_ssh_retries: '3' }, noConfig).connectRetries).toBe(3);
+    expect(
+      connectionSpecFromVars('h', {}, { ...noConfig, env: { ANSIBLE_SSH_RETRIES: '2' } }).connectRetries,
+    ).toBe(2);
+    expect(connectionSpecFromVars('h', {}, { ...noConfig, retries: 1 }).connectRetries).toBe(1);
+    expect(connectionSpecFromVars('h', {}, noConfig).connectRetries).toBeUndefined();
+    expect(() => connectionSpecFromVars('h', { ansible_ssh_retries: 'lots' }, noConfig)).toThrow(
+      /host h: ssh retries/,
+    );
+  });
+
   it('rejects bad ports and unsupported become methods with the host named', () => {
     expect(() => connectionSpecFromVars('h', { ansible_port: 'ssh' }, noConfig)).toThrow(
       /host h: ansible_port/,
