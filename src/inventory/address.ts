@@ -7,8 +7,8 @@
 const numericRange = String.raw`\[(?:[0-9]+:[0-9]+)(?::[0-9]+)?\]`;
 const hexRange = String.raw`\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\]`;
 const alnumRange = String.raw`\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]`;
-const ipv6c = String.raw`(?:[0-9a-f]{1,4}|${hexRange})`;
-const ipv4c = String.raw`(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5]|${numericRange})`;
+const ipv6c = `(?:[0-9a-f]{1,4}|${hexRange})`;
+const ipv4c = `(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5]|${numericRange})`;
 const word = String.raw`[\p{L}\p{N}_]`;
 const label = String.raw`(?:${word}|${alnumRange})(?:[\p{L}\p{N}_-]|${alnumRange})*(?<![_-])`;
 

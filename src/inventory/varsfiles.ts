@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, sep } from 'node:path';
 import type { Problem } from '../errors.js';
 import { loadYaml } from '../yaml/load.js';
+import { duplicateKeyWarnings } from './yaml.js';
 
 const EXTENSIONS = ['', '.yml', '.yaml', '.json'];
 const NO_VARS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -160,6 +161,7 @@ export class VarsFileStore {
       this.problems.push(...y.problems);
       return {};
     }
+    this.warnings.push(...duplicateKeyWarnings(y));
     const doc = y.docs[0];
     if (doc === null || doc === undefined || doc === '') return {};
     if (!isPlainObject(doc)) {

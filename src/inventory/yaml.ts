@@ -3,7 +3,7 @@
  * groups, each with optional `hosts`, `children`, `vars`; host keys may carry ranges and
  * ports. Non-mapping entries are skipped with Ansible's warnings.
  */
-import { isMap, isScalar, type Node } from 'yaml';
+import { isMap, isScalar, type Node, visit } from 'yaml';
 import type { Problem, SourcePos } from '../errors.js';
 import { type LoadedYaml, loadYaml, posOf } from '../yaml/load.js';
 import { AddressError, expandHostPattern, HostRangeError } from './address.js';
@@ -33,6 +33,32 @@ function entryNodes(node: Node | null | undefined): Map<string, { key: Node; val
   return out;
 }
 
+/** Ansible's warning for each repeated key in a mapping (PyYAML keeps the last value, so do we). */
+export function duplicateKeyWarnings(loaded: LoadedYaml): string[] {
+  const out: string[] = [];
+  for (const root of loaded.nodes) {
+    if (!root) continue;
+    visit(root, {
+      Map(_, map) {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          const k = pair.key;
+          if (!isScalar(k)) continue;
+          const key = String(k.value);
+          if (seen.has(key)) {
+            const p = posOf(map as Node, loaded);
+            out.push(
+              `While constructing a mapping from ${loaded.file}, line ${p.line}, column ${p.col}, found a duplicate dict key (${key}). Using last defined value only.`,
+            );
+          }
+          seen.add(key);
+        }
+      },
+    });
+  }
+  return out;
+}
+
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v === null) return 'None';
@@ -49,6 +75,7 @@ export function parseYamlInventory(
   const warnings: string[] = [];
   const loaded: LoadedYaml = loadYaml(text, file, decryptVault ? { decryptVault } : {});
   if (loaded.problems.length > 0) return { problems: loaded.problems, warnings, isInventory: false };
+  warnings.push(...duplicateKeyWarnings(loaded));
   const data = loaded.docs[0];
   const root = loaded.nodes[0];
   const at = (node: Node | null | undefined): SourcePos => posOf(node ?? root, loaded);
