@@ -6,7 +6,14 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale } from '../../../src/machine/cleanup.js';
-import { attachHost, bootHost, bootScript, MachineError, stopHostDir } from '../../../src/machine/host.js';
+import {
+  attachHost,
+  bootFstab,
+  bootHost,
+  bootScript,
+  MachineError,
+  stopHostDir,
+} from '../../../src/machine/host.js';
 import { findFreePortRange } from '../../../src/machine/ports.js';
 import { isRunning, processesMountingUnder, processesRootedUnder } from '../../../src/machine/processes.js';
 import { readState } from '../../../src/machine/state.js';
@@ -180,20 +187,32 @@ describe.skipIf(!asRoot)('bootHost (real namespaces)', () => {
   });
 });
 
-describe('bootScript', () => {
-  it('quotes every path and ends by exec-ing the command in the chroot', () => {
-    const s = bootScript(
-      {
-        name: 'x',
-        hostDir: '/h',
-        command: ['/bin/echo', "it's"],
-        binds: [{ source: '/a b', target: '/c', readOnly: true }],
-      },
-      { root: '/h/root', upper: '/h/upper', work: '/h/work' },
+describe('bootScript and bootFstab', () => {
+  const spec = {
+    name: 'x',
+    hostDir: '/h',
+    hostname: "it's",
+    command: ['/bin/echo', "it's"],
+    binds: [{ source: '/a b', target: '/c', readOnly: true }],
+    hide: ['/secret dir'],
+  };
+  const layers = { root: '/h/root', upper: '/h/upper', work: '/h/work', fstab: '/h/fstab' };
+
+  it('quotes every value and ends by exec-ing the command in the chroot', () => {
+    const lines = bootScript(spec, layers).split('\n');
+    expect(lines).toContain(`printf %s 'it'\\''s' > /proc/sys/kernel/hostname`);
+    expect(lines).toContain('mount --all --fstab /h/fstab');
+    expect(lines).toContain(
+      "if [ -d '/h/root/secret dir' ]; then mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=4k drover-hide '/h/root/secret dir'; fi",
     );
-    expect(s).toContain('mount -t overlay overlay -o lowerdir=/,upperdir=/h/upper,workdir=/h/work /h/root');
-    expect(s).toContain("mount --rbind '/a b' /h/root/c");
-    expect(s).toContain('mount -o remount,bind,ro /h/root/c');
-    expect(s.trim().split('\n').at(-1)).toBe(`exec chroot /h/root /bin/echo 'it'\\''s'`);
+    expect(lines.at(-1)).toBe(`exec chroot /h/root /bin/echo 'it'\\''s'`);
+  });
+
+  it('mounts the overlay first, escapes blanks, and binds read-only on request', () => {
+    const rows = bootFstab(spec, layers).trim().split('\n');
+    expect(rows[0]).toBe('overlay /h/root overlay lowerdir=/,upperdir=/h/upper,workdir=/h/work 0 0');
+    expect(rows.at(-1)).toBe('/a\\040b /h/root/c none rbind,X-mount.mkdir,ro 0 0');
+    // Distinct sources: `mount --all` must not mistake the rbound /dev/shm for ours.
+    expect(rows.find((r) => r.includes('/h/root/dev/shm '))?.split(' ')[0]).toBe('drover-shm');
   });
 });
