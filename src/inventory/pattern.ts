@@ -73,7 +73,20 @@ export function globToRegExp(glob: string): RegExp {
 
 /** A Python `re` pattern used with re.match (anchored at the start only). */
 function pythonRegExp(src: string): RegExp {
-  return new RegExp(`^(?:${src.replace(/\(\?P<(\w+)>/g, '(?<$1>').replace(/\(\?P=(\w+)\)/g, '\\k<$1>')})`);
+  let body = src;
+  let flags = '';
+  // Python's leading inline flags, e.g. `~(?i)web`; JS takes them as RegExp flags.
+  const inline = /^\(\?([aiLmsux]+)\)/.exec(body);
+  if (inline) {
+    body = body.slice(inline[0].length);
+    for (const f of inline[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f;
+  }
+  body = body
+    .replace(/\(\?P<(\w+)>/g, '(?<$1>')
+    .replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
+    .replace(/\\A/g, '^')
+    .replace(/\\Z/g, '$(?![\\s\\S])');
+  return new RegExp(`^(?:${body})`, flags);
 }
 
 export interface PatternContext {
