@@ -26,7 +26,10 @@ import { fileModule } from '../../modules/files/file.js';
 import { iniFileModule } from '../../modules/files/ini_file.js';
 import { lineinfileModule } from '../../modules/files/lineinfile.js';
 import { replaceModule } from '../../modules/files/replace.js';
+import { templateModule } from '../../modules/files/template.js';
 import type { AnyModule } from '../../modules/types.js';
+import { controllerFiles } from '../../src/runner/controller-files.js';
+import { Templar } from '../../src/template/index.js';
 import { runModule, scratch } from '../unit/modules/harness.js';
 
 interface Case {
@@ -40,6 +43,8 @@ interface Case {
   setup?: (path: string) => void;
   /** Controller-side src files (copy src / assemble remote_src=no): real files on this machine. */
   controller?: boolean;
+  /** Task vars (template cases). */
+  vars?: Record<string, unknown>;
   /** Skip the check+diff comparison (modules whose check mode Ansible does not support). */
   noCheck?: boolean;
 }
@@ -53,28 +58,10 @@ function tree(root: string) {
   chmodSync(`${root}/conf/run.sh`, 0o750);
 }
 
-/** ControllerFiles over the real filesystem (the oracle runs both sides on this machine). */
-const realFiles = {
-  find: (_kind: string, p: string) => (existsSync(p.replace(/\/+$/, '')) ? p : undefined),
-  read: async (p: string) => readFileSync(p),
-  walk: async (dir: string) => {
-    const out: { path: string; type: 'file' | 'dir' | 'link'; mode: number; target?: string }[] = [];
-    const rec = (rel: string) => {
-      for (const name of readdirSync(join(dir, rel)).sort()) {
-        const r = rel ? `${rel}/${name}` : name;
-        const st = lstatSync(join(dir, r));
-        if (st.isSymbolicLink())
-          out.push({ path: r, type: 'link', mode: st.mode, target: readlinkSync(join(dir, r)) });
-        else if (st.isDirectory()) {
-          out.push({ path: r, type: 'dir', mode: st.mode });
-          rec(r);
-        } else out.push({ path: r, type: 'file', mode: st.mode });
-      }
-    };
-    rec('');
-    return out;
-  },
-};
+function renderWith(vars: Record<string, unknown> | undefined) {
+  return async (source: string, opts?: { path?: string }) =>
+    new Templar().renderTemplateFile(source, vars ?? {}, { path: opts?.path ?? '' });
+}
 
 const require_readdir = (d: string): string[] => (existsSync(d) ? readdirSync(d).sort() : []);
 const noEol = 'alpha\nbeta\ngamma';
@@ -411,6 +398,39 @@ const cases: Case[] = [
     args: { src: '@.src/conf/run.sh', dest: '@', mode: 'preserve' },
     setup: (p) => tree(`${p}.src`),
   },
+  // template: the real template engine (src/template) on the drover side
+  {
+    name: 'template loop and trim_blocks',
+    module: templateModule,
+    controller: true,
+    args: { src: '@.j2', dest: '@', mode: '0640' },
+    vars: { port: 8080, users: ['ann', 'bob'], motd: "it's $HOME" },
+    setup: (p) =>
+      writeFileSync(
+        `${p}.j2`,
+        '# {{ ansible_managed | default("managed") }}\nport={{ port }}\n{% for u in users %}\nuser {{ u | upper }}\n{% endfor %}\nmotd={{ motd }}\n',
+      ),
+  },
+  {
+    name: 'template into existing dir, no trailing newline',
+    module: templateModule,
+    controller: true,
+    args: { src: '@.j2', dest: '@' },
+    vars: { x: 'y' },
+    setup: (p) => {
+      writeFileSync(`${p}.j2`, '{% if x == "y" %}yes{% else %}no{% endif %}');
+      mkdirSync(p);
+    },
+  },
+  {
+    name: 'template unchanged',
+    module: templateModule,
+    controller: true,
+    args: { src: '@.j2', dest: '@' },
+    vars: { v: 1 },
+    initial: 'v=1\n',
+    setup: (p) => writeFileSync(`${p}.j2`, 'v={{ v }}\n'),
+  },
   // assemble
   {
     name: 'assemble fragments',
@@ -670,7 +690,12 @@ function playbook(
   extra: string[],
 ): AnsibleJson['plays'][0]['tasks'] {
   const tasks = cases.flatMap((c, i) => {
-    const task = { name: `${i}`, [fqcn(c.module)]: fill(c.args, join(dir, `f${i}`)), ignore_errors: true };
+    const task = {
+      name: `${i}`,
+      [fqcn(c.module)]: fill(c.args, join(dir, `f${i}`)),
+      ignore_errors: true,
+      ...(c.vars ? { vars: c.vars } : {}),
+    };
     return Array.from({ length: repeat }, () => task);
   });
   writeFileSync(
@@ -720,14 +745,14 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
         untouched: JSON.stringify(readAll(cdir, `f${i}`)) === JSON.stringify(initialState[i]),
       });
     });
-  }, 240_000);
+  }, 900_000);
 
   cases.forEach((c, i) => {
     it(`${c.name}: same files and changed as ansible, twice`, async () => {
       const dir = join(s.dir, 'drover');
       if (!existsSync(dir)) setup(dir);
       const path = join(dir, `f${i}`);
-      const opts = c.controller ? { files: realFiles } : {};
+      const opts = c.controller ? { files: controllerFiles([]), render: renderWith(c.vars) } : {};
       const r1 = await runModule(c.module, fill(c.args, path), opts);
       const r2 = await runModule(c.module, fill(c.args, path), opts);
       const mine: Outcome = {
@@ -747,7 +772,7 @@ describe.skipIf(!ansibleAvailable())('file modules vs ansible-core', () => {
         const r = await runModule(c.module, fill(c.args, path), {
           check: true,
           diff: true,
-          ...(c.controller ? { files: realFiles } : {}),
+          ...(c.controller ? { files: controllerFiles([]), render: renderWith(c.vars) } : {}),
         });
         const mine: CheckOutcome = {
           changed: r.result.changed === true,
