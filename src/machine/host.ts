@@ -246,19 +246,23 @@ export async function bootHost(spec: HostSpec): Promise<HostHandle> {
   const timeoutMs = spec.readyTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   let exited = false;
-  const chrooted = await waitFor(async () => {
-    if (!(await isRunning(launcherPid))) {
-      exited = true;
-      return true;
-    }
-    if (handle.pid === 0) handle.pid = (await childrenOf(launcherPid))[0] ?? 0;
-    if (handle.pid === 0) return false;
-    try {
-      return isUnder(await readlink(`/proc/${handle.pid}/root`), layers.root);
-    } catch {
-      return false;
-    }
-  }, timeoutMs);
+  const chrooted = await waitFor(
+    async () => {
+      if (!(await isRunning(launcherPid))) {
+        exited = true;
+        return true;
+      }
+      if (handle.pid === 0) handle.pid = (await childrenOf(launcherPid))[0] ?? 0;
+      if (handle.pid === 0) return false;
+      try {
+        return isUnder(await readlink(`/proc/${handle.pid}/root`), layers.root);
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+    5,
+  );
   if (exited) return fail('the boot script exited');
   if (!chrooted) return fail(`not chrooted after ${timeoutMs} ms`);
   state.pid = handle.pid;
@@ -274,7 +278,7 @@ export async function bootHost(spec: HostSpec): Promise<HostHandle> {
         return portAccepting(port);
       },
       Math.max(0, deadline - Date.now()),
-      10,
+      5,
     );
     if (exited) return fail(`its command exited before listening on port ${port}`);
     if (!up) return fail(`port ${port} not accepting after ${timeoutMs} ms`);
