@@ -4,6 +4,7 @@
  * handshake costs a key exchange).
  */
 
+import { createHash } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { UsageError } from '../errors.js';
 import { LocalConnection } from './local.js';
@@ -34,9 +35,34 @@ export interface PoolOptions {
   sshOptions?: SshOptions;
 }
 
+/**
+ * What makes two specs the same connection. Not only the host: a play with
+ * `remote_user: deploy` and another with root must not share one login. Become is per run,
+ * so it is not part of it; a password is, by digest only.
+ */
+export function connectionKey(spec: ConnectionSpec): string {
+  return JSON.stringify([
+    spec.host,
+    spec.connection,
+    spec.address,
+    spec.port,
+    spec.user ?? null,
+    spec.password === undefined ? null : createHash('sha256').update(spec.password).digest('base64'),
+    spec.privateKeyFiles,
+    spec.proxyJump ?? null,
+    spec.hostKeyChecking,
+    spec.knownHostsFiles ?? null,
+  ]);
+}
+
+interface Entry {
+  host: string;
+  conn: Connection;
+  ready?: Promise<Connection>;
+}
+
 export class ConnectionPool {
-  private readonly conns = new Map<string, Connection>();
-  private readonly ready = new Map<string, Promise<Connection>>();
+  private readonly entries = new Map<string, Entry>();
   private readonly limit: LimitFunction;
   private readonly factory: ConnectionFactory;
 
@@ -47,49 +73,53 @@ export class ConnectionPool {
   }
 
   /**
-   * The host's connection, connected. A failed connect rejects (UnreachableError) and is
-   * retried on the next call; a connection that dropped later reconnects on its next run.
+   * The connection for this spec (one per host and login), connected. A failed connect
+   * rejects (UnreachableError) and is retried on the next call; a connection that dropped
+   * later reconnects on its next run.
    */
   get(spec: ConnectionSpec): Promise<Connection> {
-    const existing = this.ready.get(spec.host);
-    if (existing) return existing;
-    let conn = this.conns.get(spec.host);
-    if (!conn) {
-      conn = this.factory(spec);
-      this.conns.set(spec.host, conn);
+    const key = connectionKey(spec);
+    let entry = this.entries.get(key);
+    if (entry?.ready) return entry.ready;
+    if (!entry) {
+      entry = { host: spec.host, conn: this.factory(spec) };
+      this.entries.set(key, entry);
     }
-    const c = conn;
-    const p = this.limit(() => c.connect()).then(
-      () => c,
-      (e: unknown) => {
-        this.ready.delete(spec.host);
-        throw e;
+    const e = entry;
+    e.ready = this.limit(() => e.conn.connect()).then(
+      () => e.conn,
+      (err: unknown) => {
+        delete e.ready;
+        throw err;
       },
     );
-    this.ready.set(spec.host, p);
-    return p;
+    return e.ready;
   }
 
-  /** The host's connection if one was created, without connecting. */
+  /** A connection created for this host, without connecting. */
   peek(host: string): Connection | undefined {
-    return this.conns.get(host);
+    for (const e of this.entries.values()) if (e.host === host) return e.conn;
+    return undefined;
   }
 
   get size(): number {
-    return this.conns.size;
+    return this.entries.size;
   }
 
+  /** Close every connection to this inventory host (e.g. after it was unreachable). */
   async close(host: string): Promise<void> {
-    const c = this.conns.get(host);
-    this.conns.delete(host);
-    this.ready.delete(host);
-    await c?.close();
+    const closing: Connection[] = [];
+    for (const [k, e] of this.entries) {
+      if (e.host !== host) continue;
+      this.entries.delete(k);
+      closing.push(e.conn);
+    }
+    await Promise.allSettled(closing.map((c) => c.close()));
   }
 
   async closeAll(): Promise<void> {
-    const all = [...this.conns.values()];
-    this.conns.clear();
-    this.ready.clear();
+    const all = [...this.entries.values()].map((e) => e.conn);
+    this.entries.clear();
     await Promise.allSettled(all.map((c) => c.close()));
   }
 }

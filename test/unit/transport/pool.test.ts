@@ -49,6 +49,30 @@ describe('ConnectionPool', () => {
     expect(pool.size).toBe(0);
   });
 
+  it('keeps one connection per host and login: another user or port is another connection', async () => {
+    const made: string[] = [];
+    const pool = new ConnectionPool({
+      factory: (s) => {
+        made.push(`${s.user}@${s.host}:${s.port}`);
+        return new FakeConnection(s.host);
+      },
+    });
+    const a = await pool.get(spec('h'));
+    expect(await pool.get({ ...spec('h') })).toBe(a);
+    const b = await pool.get({ ...spec('h'), user: 'deploy' });
+    const c = await pool.get({ ...spec('h'), port: 2222 });
+    const d = await pool.get({ ...spec('h'), password: 'x' });
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    expect(await pool.get({ ...spec('h'), password: 'x' })).toBe(d);
+    expect(made).toEqual(['u@h:22', 'deploy@h:22', 'u@h:2222', 'u@h:22']);
+    await pool.get(spec('other'));
+    await pool.close('h');
+    expect(pool.size).toBe(1);
+    expect((a as FakeConnection).closed && (b as FakeConnection).closed).toBe(true);
+    expect(pool.peek('other')).toBeDefined();
+    expect(pool.peek('h')).toBeUndefined();
+  });
+
   it('a failed connect rejects and is retried on the next get', async () => {
     const fake = new FakeConnection('down').setUnreachable('connection refused');
     const pool = new ConnectionPool({ factory: () => fake });
