@@ -142,7 +142,14 @@ export class PlaybookLoader {
     readonly playbookDir: string,
   ) {
     this.rolesPath = opts.rolesPath ?? DEFAULT_ROLES_PATH;
+    this.baseDir = playbookDir;
   }
+
+  /**
+   * Where roles/ and relative task files are looked up: the directory of the file holding
+   * the play being loaded (Ansible's loader basedir, which import_playbook moves).
+   */
+  private baseDir: string;
 
   /** Prefix of this loader's node ids: '' for a playbook, unique for each run-time load. */
   idPrefix = '';
@@ -656,6 +663,7 @@ export class PlaybookLoader {
       }
     }
     const baseDir = dirname(file);
+    this.baseDir = baseDir;
     const own = this.ownKeywords(s, 'Play');
     const handlers: PlayNode[] = [];
     const staticVars = { ...(own.keywords.vars ?? {}), ...(this.opts.extraVars ?? {}) };
@@ -1327,8 +1335,8 @@ export class PlaybookLoader {
           origin.baseDir,
           join(origin.baseDir, 'tasks'),
           ...(origin.role ? [join(origin.role.path, 'tasks')] : []),
-          this.playbookDir,
-          join(this.playbookDir, 'tasks'),
+          this.baseDir,
+          join(this.baseDir, 'tasks'),
         ]);
     const searched = dirs.map((d) => (d === '' ? name : join(d, name)));
     const found = searched.find((p) => existsSync(p) && statSync(p).isFile());
@@ -1416,8 +1424,8 @@ export class PlaybookLoader {
             ...(scope.origin.role ? [join(scope.origin.role.path, 'vars', file)] : []),
             resolve(scope.origin.baseDir, file),
             resolve(scope.origin.baseDir, 'vars', file),
-            resolve(this.playbookDir, file),
-            resolve(this.playbookDir, 'vars', file),
+            resolve(this.baseDir, file),
+            resolve(this.baseDir, 'vars', file),
           ].find((p) => existsSync(p));
     if (!found) this.problems.warn(`${action}: could not find '${file}'`, srcPos(argsSrc));
   }
@@ -1503,7 +1511,7 @@ export class PlaybookLoader {
     if (isAbsolute(name)) {
       return existsSync(name) ? { found: resolve(name), searched: [name] } : { searched: [dirname(name)] };
     }
-    const dirs = uniq([...extraDirs, join(this.playbookDir, 'roles'), ...this.rolesPath, this.playbookDir]);
+    const dirs = uniq([...extraDirs, join(this.baseDir, 'roles'), ...this.rolesPath, this.baseDir]);
     for (const d of dirs) {
       const p = join(d, name);
       if (existsSync(p) && statSync(p).isDirectory()) return { found: resolve(p), searched: dirs };

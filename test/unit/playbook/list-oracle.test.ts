@@ -58,6 +58,7 @@ const RUNS: { file: string; args: string[]; opts: ListOptions }[] = [
     opts: { tasks: true, tags: true, only: ['untagged'] },
   },
   { file: 'forms.yml', args: ['--list-tasks'], opts: { tasks: true } },
+  { file: 'nested-import.yml', args: ['--list-tasks'], opts: { tasks: true } },
   { file: 'roles-dup.yml', args: ['--list-tasks', '--list-tags'], opts: { tasks: true, tags: true } },
   { file: 'tags.yml', args: ['--list-tasks', '--list-tags'], opts: { tasks: true, tags: true } },
   {
