@@ -176,13 +176,21 @@ class Parser {
   private expr(): unknown {
     const t = this.peek();
     if (t.kind === 'op' && (t.text === '-' || t.text === '+')) {
+      // Python allows one sign on a number literal (parentheses vanish in its AST, so
+      // `-(1)` counts) but not `--1`, `-(-1)` or `-True`.
       this.i++;
-      const operand = this.expr();
-      if (typeof operand !== 'number') throw new NotLiteral();
-      const v = t.text === '-' ? -operand : operand;
+      let opens = 0;
+      while (this.isOp('(')) {
+        this.i++;
+        opens++;
+      }
+      const operand = this.next();
+      if (operand.kind !== 'num') throw new NotLiteral();
+      for (; opens > 0; opens--) this.expect(')');
+      const n = operand.value as number;
       // Binary +/- is only allowed for complex numbers, which we reject anyway.
       if (this.isOp('+') || this.isOp('-')) throw new NotLiteral();
-      return v;
+      return t.text === '-' ? -n : n;
     }
     const v = this.atom();
     if (this.isOp('+') || this.isOp('-')) throw new NotLiteral();
@@ -245,15 +253,31 @@ class Parser {
     }
     const first = this.expr();
     if (!this.isOp(':')) throw new NotLiteral(); // a set: no JSON form
+    // Python dict keys compare by value: True and 1 are one key, written as the first spelling.
     const out: Record<string, unknown> = {};
+    const names = new Map<string, string>();
+    const put = (k: unknown, v: unknown): void => {
+      const id =
+        typeof k === 'boolean'
+          ? String(Number(k))
+          : typeof k === 'number'
+            ? String(k)
+            : `${typeof k}:${String(k)}`;
+      let name = names.get(id);
+      if (name === undefined) {
+        name = dictKey(k);
+        names.set(id, name);
+      }
+      out[name] = v;
+    };
     this.i++;
-    out[dictKey(first)] = this.expr();
+    put(first, this.expr());
     while (this.isOp(',')) {
       this.i++;
       if (this.isOp('}')) break;
       const k = this.expr();
       this.expect(':');
-      out[dictKey(k)] = this.expr();
+      put(k, this.expr());
     }
     this.expect('}');
     return out;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { inventoryCommand } from '../../cli/inventory.js';
 import { loadInventory } from '../../src/inventory/inventory.js';
+import { pythonLiteral } from '../../src/inventory/literal.js';
 import { inventoryHost, inventoryList } from '../../src/inventory/output.js';
 import { Keyring } from '../../src/vault/index.js';
 
@@ -367,4 +368,159 @@ describe('inventory matches ansible-inventory 2.14', () => {
       }
     });
   }
+});
+
+describe('INI value typing matches Python ast.literal_eval', () => {
+  const fixed = [
+    '80',
+    '-5',
+    '+7',
+    '0x1F',
+    '0o17',
+    '0b101',
+    '1_000',
+    '1.5',
+    '.5',
+    '5.',
+    '2e3',
+    '1E-2',
+    '1_0.5',
+    '010',
+    '00',
+    '0',
+    '-0',
+    'True',
+    'False',
+    'None',
+    'true',
+    'yes',
+    'no',
+    'null',
+    'none',
+    'inf',
+    'nan',
+    '1j',
+    '1+2j',
+    '{1, 2}',
+    'set()',
+    "'single'",
+    '"double"',
+    "'a' 'b'",
+    `"a" 'b'`,
+    "r'raw\\n'",
+    "b'bytes'",
+    "u'uni'",
+    "'esc\\n\\t\\x41\\u00e9'",
+    "'''triple'''",
+    "'unterminated",
+    '[1, 2]',
+    '[1, [2, [3]]]',
+    '[]',
+    '[1,]',
+    '(1)',
+    '(1,)',
+    '()',
+    '1,2',
+    '1, 2,',
+    '(1, 2)',
+    "{'a': 1}",
+    '{"a": [1, {"b": None}]}',
+    '{}',
+    "{1: 'one', True: 't', None: 'n'}",
+    "{'a': 1,}",
+    '[1 2]',
+    '{"a"}',
+    'hello world',
+    'a=b',
+    '42 # comment',
+    '# only comment',
+    '',
+    ' ',
+    '  42',
+    '42  ',
+    '\t42',
+    '-',
+    '--1',
+    '-(1)',
+    '-True',
+    '1 + 1',
+    '2 - 1',
+    '"a" + "b"',
+    'x',
+    '[x]',
+    '{"k": v}',
+    '1.2.3',
+    '192.168.0.1',
+    '1e',
+    '0x',
+    '1__0',
+    '_1',
+    '1_',
+    '"caf\\u00e9"',
+    "'日本'",
+    '日本',
+    '$HOME',
+    '{{ var }}',
+    "'{{ var }}'",
+    '[1, 2',
+    '{"a": 1',
+    ')',
+    ']',
+    '0777',
+    '0o',
+  ];
+  const atoms = ['1', '-2', '0x10', '1.5', 'True', 'None', "'s'", '"t"', 'word', '[]', '{}', '()'];
+  let seed = 42;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const build = (depth: number): string => {
+    const r = rnd();
+    if (depth > 2 || r < 0.45) return atoms[Math.floor(rnd() * atoms.length)]!;
+    const n = Math.floor(rnd() * 3);
+    const items = Array.from({ length: n }, () => build(depth + 1));
+    if (r < 0.65) return `[${items.join(', ')}]`;
+    if (r < 0.8) return `(${items.join(', ')}${n === 1 ? ',' : ''})`;
+    if (r < 0.95) return `{${items.map((v, i) => `'k${i}': ${v}`).join(', ')}}`;
+    return items.join(' ');
+  };
+  const values = [...fixed, ...Array.from({ length: 1000 }, () => build(0))];
+
+  it(`agrees on ${values.length} values`, async () => {
+    const py = [
+      'import ast, json, sys',
+      'out = []',
+      'for v in json.loads(sys.stdin.read()):',
+      '    try:',
+      '        r = ast.literal_eval(v)',
+      '    except Exception:',
+      "        out.append({'ok': False}); continue",
+      '    if isinstance(r, bytes):',
+      '        r = r.decode()',
+      '    try:',
+      "        out.append({'ok': True, 'v': json.loads(json.dumps(r))})",
+      '    except Exception:',
+      "        out.append({'ok': False, 'nojson': True})",
+      'print(json.dumps(out))',
+    ].join('\n');
+    const answers = await new Promise<{ ok: boolean; v?: unknown }[]>((resolve, reject) => {
+      const child = execFile('/usr/bin/python3', ['-c', py], (err, stdout, stderr) =>
+        err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout)),
+      );
+      child.stdin!.end(JSON.stringify(values));
+    });
+    const mismatches: string[] = [];
+    values.forEach((v, i) => {
+      const ours = pythonLiteral(v);
+      const theirs = answers[i]!;
+      const same =
+        ours.ok === theirs.ok && (!ours.ok || JSON.stringify(ours.value) === JSON.stringify(theirs.v));
+      if (!same)
+        mismatches.push(
+          `${JSON.stringify(v)}: drover ${JSON.stringify(ours)} python ${JSON.stringify(theirs)}`,
+        );
+    });
+    expect(mismatches).toEqual([]);
+  });
 });
