@@ -188,7 +188,7 @@ async function planTree(
   found: string,
   preserve: boolean,
   ctx: PlanContext,
-): Promise<Step> {
+): Promise<Step | TaskResult> {
   const entries = await ctx.files.walk(found);
   const base = args.dest.replace(/\/+$/, '') || '/';
   const src = args.src ?? '';
@@ -211,7 +211,12 @@ async function planTree(
           calls.push(`dr_tree_dir ${quote(e.path)}`);
           continue;
         }
-        throw err;
+        if (e.type === 'link' && e.target !== undefined) {
+          // a dangling link cannot be followed: copy it as a link
+          calls.push(`dr_tree_link ${quote(e.path)} ${quote(e.target)}`);
+          continue;
+        }
+        return { failed: true, msg: `could not read ${full}: ${(err as Error).message}` };
       }
       const mode = preserve ? (e.mode & 0o7777).toString(8).padStart(4, '0') : '';
       calls.push(`dr_tree_file ${quote(e.path)} ${sha1(data)}${mode ? ` ${mode}` : ''}`);

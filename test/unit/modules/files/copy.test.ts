@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -222,5 +224,35 @@ describe('copy remote_src', () => {
     expect(readFileSync(s.path('out/tree/x/f'), 'utf8')).toBe('f');
     const t2 = await runModule(copyModule, { src: s.path('tree'), dest: s.path('out'), remote_src: true });
     expect(t2.result.changed).toBe(false);
+  });
+});
+
+describe('copy tree through the runner controllerFiles', () => {
+  it('follows links to files, keeps dangling links as links', async () => {
+    const { controllerFiles } = await import('../../../../src/runner/controller-files.js');
+    const ctl = scratch();
+    try {
+      mkdirSync(`${ctl.dir}/t`);
+      writeFileSync(`${ctl.dir}/t/real`, 'R');
+      symlinkSync('real', `${ctl.dir}/t/alias`);
+      symlinkSync('nowhere', `${ctl.dir}/t/dangling`);
+      const r = await runModule(
+        copyModule,
+        { src: `${ctl.dir}/t`, dest: s.dir },
+        { files: controllerFiles([]) },
+      );
+      expect(r.result.changed).toBe(true);
+      expect(readFileSync(s.path('t/alias'), 'utf8')).toBe('R');
+      expect(lstatSync(s.path('t/alias')).isSymbolicLink()).toBe(false);
+      expect(readlinkSync(s.path('t/dangling'))).toBe('nowhere');
+      const again = await runModule(
+        copyModule,
+        { src: `${ctl.dir}/t`, dest: s.dir },
+        { files: controllerFiles([]) },
+      );
+      expect(again.result.changed).toBe(false);
+    } finally {
+      ctl.cleanup();
+    }
   });
 });
