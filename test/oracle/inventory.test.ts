@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { inventoryCommand } from '../../cli/inventory.js';
+import { expandHostnameRange, parseAddress } from '../../src/inventory/address.js';
 import { loadInventory } from '../../src/inventory/inventory.js';
 import { pythonLiteral } from '../../src/inventory/literal.js';
 import { inventoryHost, inventoryList } from '../../src/inventory/output.js';
+import { splitHostPattern } from '../../src/inventory/pattern.js';
 import { Keyring } from '../../src/vault/index.js';
 
 interface Case {
@@ -521,6 +523,151 @@ describe('INI value typing matches Python ast.literal_eval', () => {
           `${JSON.stringify(v)}: drover ${JSON.stringify(ours)} python ${JSON.stringify(theirs)}`,
         );
     });
+    expect(mismatches).toEqual([]);
+  });
+});
+
+describe('addresses, ranges and pattern splitting match Ansible', () => {
+  const addresses = [
+    'web1',
+    'web1:22',
+    'web1.example.com:2222',
+    '10.0.0.1',
+    '10.0.0.1:22',
+    '10.0.0.[1:3]',
+    '10.0.[0:1].[1:2]:22',
+    '[::1]:22',
+    '::1',
+    'fe80::1',
+    '2001:db8::[a:f]',
+    '[2001:db8::1]:443',
+    'web[01:10].example.com',
+    'db-[a:c]',
+    'db-[a:c]:5432',
+    'x[1:10:3]',
+    'bad_',
+    'bad_:22',
+    '-bad',
+    'trailing:',
+    'a:b:c',
+    'héllo.example.com',
+    '東京',
+    'h[1:2][a:b]',
+    'web[1:]',
+    'web[:3]',
+    'w[a-c]',
+    'under_score',
+    'a..b',
+    '.',
+    '',
+    '[web]:22',
+    '[10.0.0.1]:22',
+    'host:0',
+    'host:99999',
+    'UPPER[A:C]',
+    'mixed[a:C]',
+    'h[08:11]',
+    'h[1:3:0]',
+  ];
+  const ranges = [
+    'w[01:05]',
+    'w[1:5]',
+    'n[1:10:3]',
+    'x[a:e]',
+    'x[a:e:2]',
+    'x[A:C]',
+    'x[y:B]',
+    'x[ab:cd]',
+    'r[1:2]-[a:b]',
+    'z[:2]',
+    'z[0:0]',
+    'p[10:8]',
+    'q[08:11]',
+    'q[8:011]',
+    'q[01:5]',
+    'q[1:]',
+    'q[a:3]',
+    'q[1:5:0]',
+    'q[1:5:-1]',
+    'q[1]',
+    'q[1:2:3:4]',
+    'w[z:a]',
+    'w[1_0:1_2]',
+    'w[ 1:3]',
+  ];
+  const patterns = [
+    'all',
+    'web:db',
+    'web,db',
+    'web db',
+    'web:&db:!x',
+    'web[0]',
+    'web[1:3]',
+    'web[-1]',
+    'web[0]:db[1:]',
+    '10.0.0.1',
+    '10.0.0.1:22',
+    '::1',
+    'web*:~db.*',
+    ' web , db ',
+    'a,,b',
+    'web[1:3]:db',
+    '[web]',
+    'w[a:b]',
+    '~(a|b):c',
+    '&x,!y',
+  ];
+
+  it(`agrees on ${addresses.length + ranges.length + patterns.length} inputs`, async () => {
+    const py = [
+      'import json, sys',
+      'from ansible.parsing.utils.addresses import parse_address',
+      'from ansible.plugins.inventory import expand_hostname_range',
+      'from ansible.inventory.manager import split_host_pattern',
+      'spec = json.loads(sys.stdin.read())',
+      'def call(f, *a):',
+      '    try:',
+      '        return {"ok": f(*a)}',
+      '    except Exception as e:',
+      '        return {"error": True}',
+      'print(json.dumps({',
+      '  "addresses": [call(lambda a: list(parse_address(a, allow_ranges=True)), a) for a in spec["addresses"]],',
+      '  "ranges": [call(expand_hostname_range, r) for r in spec["ranges"]],',
+      '  "patterns": [call(split_host_pattern, p) for p in spec["patterns"]],',
+      '}))',
+    ].join('\n');
+    const theirs = await new Promise<Record<string, { ok?: unknown; error?: boolean }[]>>(
+      (resolve, reject) => {
+        const child = execFile('/usr/bin/python3', ['-c', py], (err, stdout, stderr) =>
+          err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout)),
+        );
+        child.stdin!.end(JSON.stringify({ addresses, ranges, patterns }));
+      },
+    );
+    const ours = (f: () => unknown): { ok?: unknown; error?: boolean } => {
+      try {
+        return { ok: f() };
+      } catch {
+        return { error: true };
+      }
+    };
+    const mismatches: string[] = [];
+    const check = (kind: string, inputs: string[], f: (s: string) => unknown): void => {
+      inputs.forEach((input, i) => {
+        const a = ours(() => f(input));
+        const b = theirs[kind]![i]!;
+        if (JSON.stringify(a) !== JSON.stringify(b))
+          mismatches.push(
+            `${kind} ${JSON.stringify(input)}: drover ${JSON.stringify(a)} ansible ${JSON.stringify(b)}`,
+          );
+      });
+    };
+    check('addresses', addresses, (a) => {
+      const r = parseAddress(a, true);
+      return [r.host, r.port ?? null];
+    });
+    check('ranges', ranges, (r) => expandHostnameRange(r));
+    check('patterns', patterns, (p) => splitHostPattern(p));
     expect(mismatches).toEqual([]);
   });
 });
