@@ -20,7 +20,7 @@ import {
   type SourcePos,
   ValidationError,
 } from '../errors.js';
-import { type LoadedYaml, loadYaml } from '../yaml/load.js';
+import { type LoadedYaml, loadYaml, posOf } from '../yaml/load.js';
 import { META_ACTIONS } from './actions.js';
 import { conditionalSyntaxError, templateSyntaxError } from './expression.js';
 import {
@@ -134,6 +134,8 @@ function uniq(list: string[]): string[] {
 export class PlaybookLoader {
   readonly problems = new ProblemList();
   private readonly yamlCache = new Map<string, LoadedYaml | null>();
+  private readonly multiDocReported = new Set<string>();
+  private readonly texts = new Map<string, string>();
   private nextId = 0;
   readonly rolesPath: string[];
 
@@ -212,6 +214,7 @@ export class PlaybookLoader {
     const first = y.problems[0];
     if (first) this.problems.items.push(this.yamlHint(this.yamlPosition(first, text, file), text));
     this.yamlCache.set(file, y);
+    this.texts.set(file, text);
     return y;
   }
 
@@ -256,6 +259,21 @@ export class PlaybookLoader {
     const y = this.readYaml(file, from);
     if (!y) return undefined;
     if (y.problems.length > 0) return undefined;
+    if (y.docs.length > 1 && !this.multiDocReported.has(file)) {
+      // PyYAML's single-document load refuses a second document; so does Ansible.
+      this.multiDocReported.add(file);
+      const second = y.nodes[1];
+      const at = second ? posOf(second, y) : { file, line: 1, col: 1 };
+      // Point at the '---' that starts the second document, as Ansible does.
+      const lines = (this.texts.get(file) ?? '').split('\n');
+      let marker = at.line;
+      while (marker > 1 && !lines[marker - 1]?.startsWith('---')) marker--;
+      this.add(
+        `expected a single document in the stream, found ${y.docs.length} ('---' starts a new one)`,
+        lines[marker - 1]?.startsWith('---') ? { file, line: marker, col: 1 } : at,
+        "remove the extra '---' line, or move the second document to its own file",
+      );
+    }
     return { v: y.docs[0] ?? null, n: y.nodes[0] ?? undefined, y, fb: { file, line: 1, col: 1 } };
   }
 

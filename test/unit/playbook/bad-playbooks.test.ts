@@ -195,6 +195,13 @@ const CASES: Expect[] = [
     message: /^'blcok' is not a valid attribute for a Task$/,
     hint: /did you mean 'block'\?/,
   },
+  {
+    file: 'two-documents.yml',
+    line: 3,
+    col: 1,
+    message: /^expected a single document in the stream, found 2/,
+    hint: /---/,
+  },
 ];
 
 function errors(file: string): Problem[] {

@@ -144,6 +144,7 @@ const ANSIBLE_REJECTS = [
   'tasks-file-as-playbook.yml',
   'tasks-not-list.yml',
   'two-actions.yml',
+  'two-documents.yml',
   'unclosed-quote.yml',
   'unclosed-yaml-quote.yml',
 ];
