@@ -20,7 +20,7 @@ import {
   type SourcePos,
   ValidationError,
 } from '../errors.js';
-import { type LoadedYaml, loadYaml, posOf } from '../yaml/load.js';
+import { type LoadedYaml, loadYaml, posOf, UnsafeString, VaultString } from '../yaml/load.js';
 import { META_ACTIONS } from './actions.js';
 import { conditionalSyntaxError, templateSyntaxError } from './expression.js';
 import {
@@ -1268,8 +1268,14 @@ export class PlaybookLoader {
     }
     const spec = resolved.spec;
     const names = argNames(spec);
-    let toCheck = args;
-    if (resolved.anyArgs) toCheck = Object.fromEntries(Object.entries(args).filter(([k]) => names.has(k)));
+    // `!vault` and `!unsafe` values are strings to the module; validate them as such.
+    let toCheck = Object.fromEntries(
+      Object.entries(args).map(([k, v]) => [
+        k,
+        v instanceof VaultString || v instanceof UnsafeString ? String(v) : v,
+      ]),
+    );
+    if (resolved.anyArgs) toCheck = Object.fromEntries(Object.entries(toCheck).filter(([k]) => names.has(k)));
     const r = validateArgs(resolved.name, spec, toCheck, { partial: true });
     const laterDefaults = scope.moduleDefaults || own.keywords.module_defaults !== undefined;
     const unsupported = Object.keys(toCheck).filter(

@@ -376,6 +376,13 @@ describe('inline playbooks', () => {
     ]);
   });
 
+  it('!unsafe and !vault argument values validate as strings', () => {
+    const r = check(
+      "- hosts: all\n  tasks:\n    - debug:\n        msg: !unsafe '{{ raw }}'\n        verbosity: !unsafe '1'\n    - copy:\n        content: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n          3132\n        dest: /tmp/x\n",
+    );
+    expect(r.problems).toEqual([]);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
