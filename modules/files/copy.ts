@@ -167,6 +167,14 @@ async function planCopy(args: CopyArgs, ctx: PlanContext): Promise<Step | TaskRe
       if (entry) mode = (entry.mode & 0o7777).toString(8).padStart(4, '0');
     }
     const sum = sha1(data);
+    if (args.checksum !== undefined && args.checksum !== sum) {
+      return {
+        failed: true,
+        msg: 'Copied file does not match the expected checksum. Transfer failed.',
+        checksum: sum,
+        expected_checksum: args.checksum,
+      };
+    }
     const content = data;
     return putStep(
       { ...common, mode, content, srcBase: basename(args.src), srcLabel: found },

@@ -126,7 +126,8 @@ dr_stat dest. "$dest"
 /** The validate command with `%s` standing for the temp file, passed as "$1" (never spliced). */
 function validateCommand(validate: string | undefined): string | undefined {
   if (validate === undefined || validate === '') return undefined;
-  return validate.replaceAll('%s', '"$1"');
+  // Python's `validate % path`: %s is the file, %% a literal percent sign
+  return validate.replace(/%[s%]/g, (m) => (m === '%s' ? '"$1"' : '%'));
 }
 
 export function putScript(o: PutOptions, ctx: PlanContext): string {

@@ -256,3 +256,75 @@ describe('copy tree through the runner controllerFiles', () => {
     }
   });
 });
+
+describe('copy edge cases', () => {
+  it('a large binary file goes through stdin intact and is not diffed', async () => {
+    const s2 = scratch();
+    try {
+      const big = Buffer.alloc(3 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+      writeFileSync(`${s2.dir}/blob.src`, big);
+      writeFileSync(`${s2.dir}/blob`, 'old');
+      const files = { find: (_k: string, p: string) => p, read: async (p: string) => readFileSync(p) };
+      const r = await runModule(
+        copyModule,
+        { src: `${s2.dir}/blob.src`, dest: `${s2.dir}/blob` },
+        { files, diff: true },
+      );
+      expect(r.result.changed).toBe(true);
+      expect(readFileSync(`${s2.dir}/blob`).equals(big)).toBe(true);
+      expect(r.result.diff).toMatchObject({ before: 'old', after: '' });
+    } finally {
+      s2.cleanup();
+    }
+  });
+
+  it('validate: %% is a literal percent sign, like Python formatting', async () => {
+    const s2 = scratch();
+    try {
+      const r = await runModule(copyModule, {
+        content: '100%\n',
+        dest: `${s2.dir}/p`,
+        validate: "grep -q '0%%' %s",
+      });
+      expect(r.result.changed).toBe(true);
+    } finally {
+      s2.cleanup();
+    }
+  });
+
+  it('checksum must match the source', async () => {
+    const s2 = scratch();
+    try {
+      writeFileSync(`${s2.dir}/src`, 'abc');
+      const files = { find: (_k: string, p: string) => p, read: async (p: string) => readFileSync(p) };
+      const r = await runModule(
+        copyModule,
+        { src: `${s2.dir}/src`, dest: `${s2.dir}/dst`, checksum: 'deadbeef' },
+        { files },
+      );
+      expect(r.result).toMatchObject({ failed: true, expected_checksum: 'deadbeef' });
+      expect(existsSync(`${s2.dir}/dst`)).toBe(false);
+    } finally {
+      s2.cleanup();
+    }
+  });
+
+  it('symbolic X adds execute to directories, not to plain files', async () => {
+    const s2 = scratch();
+    try {
+      const { fileModule } = await import('../../../../modules/files/file.js');
+      mkdirSync(`${s2.dir}/d`);
+      chmodSync(`${s2.dir}/d`, 0o600);
+      writeFileSync(`${s2.dir}/f`, '');
+      chmodSync(`${s2.dir}/f`, 0o600);
+      expect((await runModule(fileModule, { path: `${s2.dir}/d`, mode: 'a+X' })).result.mode).toBe('0711');
+      expect((await runModule(fileModule, { path: `${s2.dir}/f`, mode: 'a+X' })).result).toMatchObject({
+        changed: false,
+        mode: '0600',
+      });
+    } finally {
+      s2.cleanup();
+    }
+  });
+});
