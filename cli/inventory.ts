@@ -2,7 +2,7 @@
  * `drover inventory`: the same output as `ansible-inventory` (--list, --host, --graph),
  * for checking that drover reads an inventory the way Ansible does.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UsageError } from '../src/errors.js';
 import { loadInventory } from '../src/inventory/inventory.js';
@@ -37,6 +37,13 @@ interface Opts {
   output?: string;
 }
 
+/** Ansible's default inventory: $ANSIBLE_INVENTORY (comma-separated paths), else /etc/ansible/hosts if it exists. */
+function defaultSources(): string[] {
+  const env = process.env.ANSIBLE_INVENTORY;
+  if (env) return env.split(',').filter((s) => s.trim() !== '');
+  return existsSync('/etc/ansible/hosts') ? ['/etc/ansible/hosts'] : [];
+}
+
 export function inventoryCommand(deps: InventoryCommandDeps = {}): Command {
   const write = deps.write ?? ((t: string) => process.stdout.write(`${t}\n`));
   const warn = deps.warn ?? ((m: string) => process.stderr.write(`[WARNING]: ${m}\n`));
@@ -68,7 +75,7 @@ export function inventoryCommand(deps: InventoryCommandDeps = {}): Command {
           'Conflicting options used, only one of --host, --graph or --list can be used at the same time.',
         );
       const inv = await loadInventory({
-        sources: opts.inventory ?? ['/etc/ansible/hosts'],
+        sources: opts.inventory ?? defaultSources(),
         warn,
         ...(opts.playbookDir !== undefined ? { playbookDir: opts.playbookDir } : {}),
         ...(deps.decryptVault ? { decryptVault: deps.decryptVault } : {}),

@@ -447,6 +447,8 @@ export async function loadInventory(opts: InventoryOptions): Promise<Inventory> 
     if (st) sourceDirs.push(st.isDirectory() ? full : dirname(full));
   }
   data.reconcile();
+  if (!opts.sources.some((s) => s))
+    loader.warnings.push('No inventory was parsed, only implicit localhost is available');
   for (const name of data.groups.keys()) {
     if (INVALID_GROUP_NAME.test(name)) {
       loader.warnings.push(
