@@ -102,7 +102,17 @@ function toNunjucksSyntax(expr: string): string {
   return out;
 }
 
+/** Playbooks repeat the same conditionals; parse each text once per process. */
+const parsed = new Map<string, string | undefined>();
+
 function parseError(text: string): string | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  const err = parseErrorUncached(text);
+  if (parsed.size < 10_000) parsed.set(text, err);
+  return err;
+}
+
+function parseErrorUncached(text: string): string | undefined {
   try {
     parser.parse(toNunjucksSyntax(text), [], {});
     return undefined;

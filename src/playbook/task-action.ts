@@ -32,8 +32,12 @@ export function resolveAction(written: string): ResolvedAction | undefined {
   return undefined;
 }
 
+let knownNames: string[] | undefined;
+
+/** Every module and action name (for did-you-mean); the registries are complete at import. */
 export function knownActionNames(): string[] {
-  return [...new Set([...actionNames(), ...moduleNames()])];
+  knownNames ??= [...new Set([...actionNames(), ...moduleNames()])];
+  return knownNames;
 }
 
 function shortName(written: string): string {
