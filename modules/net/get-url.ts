@@ -65,9 +65,12 @@ if [ -z "$skip" ]; then
     d_set size "$(wc -c < "$tmp" | tr -d ' ')"
     if [ -n "$algo" ]; then
       got=$(sum "$tmp")
-      [ "$got" = "$want" ] || d_fail "The checksum for $dest did not match $want; it was $got."
+      # Ansible reports this failure as changed (the download happened).
+      [ "$got" = "$want" ] || { d_changed; d_fail "The checksum for $dest did not match $want; it was $got."; }
     fi
     d_set checksum_src "$(dr_sha1 "$tmp")"
+    # Ansible's checksum_dest is dest's checksum before it is replaced (absent: none).
+    [ -f "$dest" ] && d_set checksum_dest "$(dr_sha1 "$dest")"
     if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then rm -f "$tmp"
     else
       if [ -f "$dest" ]; then
@@ -83,7 +86,8 @@ fi
 if [ -e "$dest" ]; then
   dr_attrs "$dest" "$owner" "$group" "$mode"
   [ "$DR_CHANGED" = 1 ] && d_changed
-  d_set checksum_dest "$(dr_sha1 "$dest")"
+  # A download skipped without a checksum still reports dest's checksum, as Ansible does.
+  [ -n "$skip" ] && [ -z "$algo" ] && d_set checksum_dest "$(dr_sha1 "$dest")"
   dr_stat st_ "$dest"
 fi
 d_set elapsed $(( $(date +%s) - start ))
@@ -169,8 +173,9 @@ export function planGetUrl(a: GetUrlArgs, ctx: PlanContext): Step | TaskResult {
       const cs = report.get('checksum_src');
       if (cs) res.checksum_src = cs;
       const cd = report.get('checksum_dest');
-      if (cd) {
-        res.checksum_dest = cd;
+      if (cd) res.checksum_dest = cd;
+      else if (cs) res.checksum_dest = null;
+      if (report.get('st_type') === 'file') {
         res.state = 'file';
         const st = (report.get('st_stat') ?? '').split(' ');
         if (st.length >= 4) {

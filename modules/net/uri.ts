@@ -58,6 +58,30 @@ if [ -n "$dest" ] && [ $rc -eq 0 ]; then
 fi
 exit 0`;
 
+/**
+ * Python's json.dumps with its defaults (", " and ": " separators, ensure_ascii), which is
+ * what Ansible sends: servers that sign or hash the body see the same bytes.
+ */
+export function pythonJsonDumps(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number')
+    return Number.isFinite(v) ? String(v) : v > 0 ? 'Infinity' : v < 0 ? '-Infinity' : 'NaN';
+  if (typeof v === 'string') {
+    return JSON.stringify(v).replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  }
+  if (Array.isArray(v)) return `[${v.map(pythonJsonDumps).join(', ')}]`;
+  if (typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${pythonJsonDumps(k)}: ${pythonJsonDumps(x)}`)
+      .join(', ')}}`;
+  }
+  return JSON.stringify(String(v));
+}
+
 function urlencode(body: unknown): string {
   if (typeof body === 'string') return body;
   const params = new URLSearchParams();
@@ -112,7 +136,7 @@ export function planUri(a: UriArgs, ctx: PlanContext): Step | TaskResult {
   let body: string | undefined;
   if (a.body !== undefined && a.body !== null) {
     if (a.body_format === 'json') {
-      body = typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
+      body = typeof a.body === 'string' ? a.body : pythonJsonDumps(a.body);
       if (!hasHeader('content-type')) headers['Content-Type'] = 'application/json';
     } else if (a.body_format === 'form-urlencoded') {
       body = urlencode(a.body);
@@ -154,11 +178,11 @@ export function planUri(a: UriArgs, ctx: PlanContext): Step | TaskResult {
     parse(r: RunResult): TaskResult {
       const { report, failure } = readAnswer(r, 'uri');
       if (failure) return { ...failure, url: a.url };
-      if (report.flag('skip_creates')) {
-        return { changed: false, skipped: true, msg: `${a.creates} exists, not performing request` };
-      }
+      // Ansible's wording and shape: not a skip, an ok result with stdout.
+      if (report.flag('skip_creates'))
+        return { changed: false, stdout: `skipped, since '${a.creates}' exists` };
       if (report.flag('skip_removes')) {
-        return { changed: false, skipped: true, msg: `${a.removes} does not exist, not performing request` };
+        return { changed: false, stdout: `skipped, since '${a.removes}' does not exist` };
       }
       const curlRc = report.int('curl_rc') ?? 0;
       const [codeText = '0', redirects = '0', ...rest] = (report.get('info') ?? '').split(' ');

@@ -6,8 +6,10 @@
  * Modules that would change this machine (user, group, service, apt) are compared on fleet
  * hosts in test/e2e instead.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -370,5 +372,240 @@ describe.each(CASES)('$name matches ansible-core', (c) => {
         readFileSync(join(aDir, f), 'utf8'),
       );
     }
+  });
+});
+
+/**
+ * git, get_url and uri against ansible-core 2.14 with `-c local`: the same task sequences,
+ * an HTTP server on 127.0.0.1 and a local git repository; per task changed/failed and the
+ * Ansible result keys that playbooks read (status, json, content, msg, before/after, dest,
+ * checksums) must agree.
+ */
+describe('git, get_url, uri', () => {
+  let root: string;
+  let server: Server;
+  let base: string;
+  let ansible: TaskResult[];
+  let sha1: string;
+  let sha2: string;
+
+  type T = [string, (side: string) => Record<string, unknown>, string[]];
+  let TASKS: T[];
+
+  function git(cmd: string, cwd: string): string {
+    const r = spawnSync('sh', ['-c', cmd], {
+      cwd,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@x',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@x',
+      },
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return r.stdout.trim();
+  }
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'drover-oracle-net-'));
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (req.url === '/file.txt') {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('hello oracle\n');
+        } else if (req.url === '/json') {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ method: req.method, body, ct: req.headers['content-type'] ?? null }));
+        } else if (req.url === '/redirect') {
+          res.writeHead(302, { Location: '/json' });
+          res.end();
+        } else {
+          res.writeHead(404, { 'Content-Type': 'text/plain' });
+          res.end('not here');
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const work = join(root, 'work');
+    mkdirSync(work);
+    git('git init -q -b main . && echo one > f && git add f && git commit -q -m one && git tag v1', work);
+    sha1 = git('git rev-parse HEAD', work);
+    git('echo two > f && git commit -q -am two', work);
+    sha2 = git('git rev-parse HEAD', work);
+    git(`git clone -q --bare . ${join(root, 'origin.git')}`, work);
+    const sum =
+      'sha256:' + spawnSync('sha256sum', { input: 'hello oracle\n', encoding: 'utf8' }).stdout.split(' ')[0];
+
+    for (const side of ['ansible', 'drover']) mkdirSync(join(root, side, 'dl'), { recursive: true });
+    const d = (side: string, p: string) => join(root, side, p);
+    TASKS = [
+      [
+        'get_url',
+        (s) => ({ url: `${base}/file.txt`, dest: d(s, 'out.txt') }),
+        ['dest', 'status_code', 'checksum_dest', 'checksum_src', 'mode', 'size'],
+      ],
+      ['get_url', (s) => ({ url: `${base}/file.txt`, dest: d(s, 'out.txt') }), ['dest', 'checksum_dest']],
+      [
+        'get_url',
+        (s) => ({ url: `${base}/file.txt`, dest: d(s, 'sum.txt'), checksum: sum, mode: '0640' }),
+        ['dest', 'checksum_dest', 'mode'],
+      ],
+      [
+        'get_url',
+        (s) => ({ url: `${base}/file.txt`, dest: d(s, 'sum.txt'), checksum: sum, mode: '0640' }),
+        ['dest', 'checksum_dest', 'mode'],
+      ],
+      ['get_url', (s) => ({ url: `${base}/file.txt`, dest: d(s, 'dl') }), ['dest', 'checksum_dest']],
+      ['get_url', (s) => ({ url: `${base}/missing`, dest: d(s, 'missing.txt') }), ['status_code']],
+      ['get_url', (s) => ({ url: `${base}/file.txt`, dest: d(s, 'bad.txt'), checksum: 'sha256:00' }), []],
+      ['uri', () => ({ url: `${base}/json` }), ['status', 'json', 'content_type', 'redirected', 'url']],
+      [
+        'uri',
+        () => ({
+          url: `${base}/json`,
+          method: 'POST',
+          body: { a: "it's", n: [1, 2] },
+          body_format: 'json',
+          return_content: true,
+        }),
+        ['status', 'json', 'content'],
+      ],
+      [
+        'uri',
+        () => ({
+          url: `${base}/json`,
+          method: 'PUT',
+          body: { a: '1 2', b: '&' },
+          body_format: 'form-urlencoded',
+        }),
+        ['status', 'json'],
+      ],
+      ['uri', () => ({ url: `${base}/redirect` }), ['status', 'redirected', 'url', 'json']],
+      ['uri', () => ({ url: `${base}/missing` }), ['status', 'msg']],
+      [
+        'uri',
+        () => ({ url: `${base}/missing`, status_code: [200, 404], return_content: true }),
+        ['status', 'content'],
+      ],
+      ['uri', (s) => ({ url: `${base}/json`, creates: d(s, 'out.txt') }), ['msg', 'stdout']],
+      [
+        'uri',
+        () => ({
+          url: `${base}/json`,
+          method: 'POST',
+          body: { s: 'ünï ☃' },
+          body_format: 'json',
+          return_content: true,
+        }),
+        ['json'],
+      ],
+      [
+        'git',
+        (s) => ({ repo: join(root, 'origin.git'), dest: d(s, 'co'), version: 'v1' }),
+        ['before', 'after'],
+      ],
+      [
+        'git',
+        (s) => ({ repo: join(root, 'origin.git'), dest: d(s, 'co'), version: 'v1' }),
+        ['before', 'after'],
+      ],
+      [
+        'git',
+        (s) => ({ repo: join(root, 'origin.git'), dest: d(s, 'co'), version: 'main' }),
+        ['before', 'after'],
+      ],
+      ['git', (s) => ({ repo: join(root, 'origin.git'), dest: d(s, 'co'), version: 'nope' }), []],
+    ];
+
+    const pb = [
+      {
+        hosts: 'localhost',
+        gather_facts: false,
+        tasks: TASKS.map(([m, args], i) => ({ name: `t${i}`, [m]: args('ansible'), ignore_errors: true })),
+      },
+    ];
+    writeFileSync(join(root, 'pb.yml'), JSON.stringify(pb));
+    // Async: the HTTP server above answers from this same process.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const p = spawn('ansible-playbook', ['-i', 'localhost,', '-c', 'local', join(root, 'pb.yml')], {
+        env: {
+          ...process.env,
+          ANSIBLE_STDOUT_CALLBACK: 'json',
+          ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+          ANSIBLE_LOCALHOST_WARNING: 'False',
+          no_proxy: '*',
+        },
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      p.stdout.on('data', (b: Buffer) => out.push(b));
+      p.stderr.on('data', (b: Buffer) => err.push(b));
+      p.on('error', reject);
+      p.on('close', (code) => {
+        if (code !== 0 && code !== 2) reject(new Error(`ansible-playbook rc=${code}: ${Buffer.concat(err)}`));
+        else resolve(Buffer.concat(out).toString('utf8'));
+      });
+    });
+    const parsed = JSON.parse(stdout) as { plays: { tasks: { hosts: Record<string, TaskResult> }[] }[] };
+    ansible = parsed.plays[0]!.tasks.map((t) => t.hosts.localhost!);
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Side-neutral paths and sorted keys (ansible's json callback sorts them). */
+  function norm(v: unknown): unknown {
+    const text = JSON.stringify(v ?? null)
+      .replaceAll(join(root, 'ansible'), 'SIDE')
+      .replaceAll(join(root, 'drover'), 'SIDE');
+    const sort = (x: unknown): unknown =>
+      Array.isArray(x)
+        ? x.map(sort)
+        : x && typeof x === 'object'
+          ? Object.fromEntries(
+              Object.entries(x)
+                .sort(([a], [b]) => (a < b ? -1 : 1))
+                .map(([k, y]) => [k, sort(y)]),
+            )
+          : x;
+    return sort(JSON.parse(text));
+  }
+
+  describe('match ansible-core', () => {
+    it('per task changed/failed and result keys', async () => {
+      expect(ansible).toHaveLength(TASKS.length);
+      expect(sha1).not.toBe(sha2);
+      const mismatches: string[] = [];
+      for (const [i, [m, args, keys]] of TASKS.entries()) {
+        const { result } = await runModule(findModule(m)!, args('drover'));
+        const a = ansible[i]!;
+        const label = `t${i} ${m} ${JSON.stringify(norm(args('drover')))}`;
+        if (Boolean(result.changed) !== Boolean(a.changed) || Boolean(result.failed) !== Boolean(a.failed)) {
+          mismatches.push(
+            `${label}: changed/failed drover=${result.changed}/${result.failed} ansible=${a.changed}/${a.failed} (${String(result.msg)} | ${String(a.msg)})`,
+          );
+        }
+        for (const k of keys) {
+          if (JSON.stringify(norm(result[k])) !== JSON.stringify(norm(a[k]))) {
+            mismatches.push(
+              `${label}: ${k} drover=${JSON.stringify(norm(result[k]))} ansible=${JSON.stringify(norm(a[k]))}`,
+            );
+          }
+        }
+      }
+      expect(mismatches).toEqual([]);
+      expect(readFileSync(join(root, 'drover', 'co', 'f'), 'utf8')).toBe(
+        readFileSync(join(root, 'ansible', 'co', 'f'), 'utf8'),
+      );
+    });
   });
 });

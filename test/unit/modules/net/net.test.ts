@@ -265,7 +265,7 @@ describe('uri', () => {
     expect(r.result).toMatchObject({ failed: true, status: -1 });
     writeFileSync(s.path('exists'), '');
     const c = await runModule(uri, { url: `${base}/json`, creates: s.path('exists') });
-    expect(c.result).toMatchObject({ changed: false, skipped: true });
+    expect(c.result).toEqual({ changed: false, stdout: `skipped, since '${s.path('exists')}' exists` });
     const chk = await runModule(uri, { url: `${base}/json` }, { check: true });
     expect(chk.result.skipped).toBe(true);
   });
