@@ -49,8 +49,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     onWait: (pid) => console.log(`lab: waiting for the e2e fleet, in use by another test run (pid ${pid})`),
   });
   let fleet: Fleet;
+  const t0 = performance.now();
   try {
     fleet = await startFleet({ count: E2E_HOSTS, dir, basePort: E2E_BASE_PORT, prefix: 'h' });
+    console.log(`lab: ${E2E_HOSTS} hosts up in ${Math.round(performance.now() - t0)} ms (${dir})`);
   } catch (err) {
     await lock.release();
     throw err;
