@@ -144,7 +144,7 @@ async function planAssemble(args: AssembleArgs, ctx: PlanContext): Promise<Step 
     return write(assembleFragments(fragments, opts));
   }
   return {
-    script: shScript({ check: ctx.check, vars: { src: shPath(args.src) }, body: LIST_BODY }),
+    script: shScript({ check: ctx.check, vars: { src: shPath(args.src) }, tilde: ['src'], body: LIST_BODY }),
     parse(r) {
       const report = parseReport(r.stdout);
       const failed = failureFrom('assemble', r, report);

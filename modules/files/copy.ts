@@ -242,6 +242,7 @@ async function planTree(
       dir_mode: common.directoryMode,
       force: common.force ?? true,
     },
+    tilde: ['root'],
     body: `${TREE_BODY}\n${calls.join('\n')}\ndr_out changed "$DR_CHANGED"\ndr_stat dest. "$root"`,
   });
   const step: Step = {
@@ -283,6 +284,7 @@ function planRemoteCopy(args: CopyArgs, common: Omit<PutOptions, 'content'>, ctx
       script: shScript({
         check: ctx.check,
         vars: { src: shPath(src) },
+        tilde: ['src'],
         body: 'dr_out type "$(dr_type "$src")"',
       }),
       parse(r) {
@@ -306,6 +308,7 @@ function remoteTreeStep(
       check: ctx.check,
       tmp: ctx.remoteTmp,
       vars: { src: shPath(src), root: shPath(root), owner: common.owner, group: common.group },
+      tilde: ['src', 'root'],
       body: REMOTE_TREE_BODY,
     }),
     parse(r) {

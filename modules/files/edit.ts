@@ -56,7 +56,7 @@ export interface EditOptions {
 
 export function editStep(o: EditOptions, ctx: PlanContext): Step {
   return {
-    script: shScript({ check: ctx.check, vars: { path: shPath(o.path) }, body: READ_BODY }),
+    script: shScript({ check: ctx.check, vars: { path: shPath(o.path) }, tilde: ['path'], body: READ_BODY }),
     parse(r) {
       const report = parseReport(r.stdout);
       const failed = failureFrom(o.module, r, report);

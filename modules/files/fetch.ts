@@ -49,6 +49,7 @@ async function planFetch(args: FetchArgs, ctx: PlanContext): Promise<Step | Task
     script: shScript({
       check: ctx.check,
       vars: { src: shPath(args.src), local_sum: localSum },
+      tilde: ['src'],
       body: FETCH_BODY,
     }),
     noBecome: false,

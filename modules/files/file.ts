@@ -221,6 +221,7 @@ function planFile(args: FileArgs, ctx: PlanContext): Step | TaskResult {
         mtime: m.stamp,
         atime: a.stamp,
       },
+      tilde: ['path', 'src'],
       body: FILE_BODY,
     }),
     parse(r) {

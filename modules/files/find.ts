@@ -31,6 +31,7 @@ export interface FindArgs {
 
 const FIND_BODY = String.raw`
 dr_find() {
+  case $1 in '~'|'~/'*) set -- "$HOME${'$'}{1#'~'}" ;; esac
   if [ ! -d "$1" ]; then dr_out64 skip "$1"; return 0; fi
   find $dr_follow "$1" -mindepth 1 $dr_depth -exec stat -c 'e=%f %u %g %s %X %Y %Z %i %d %h %U %G %n' {} + 2>/dev/null
 }

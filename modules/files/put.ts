@@ -154,6 +154,7 @@ export function putScript(o: PutOptions, ctx: PlanContext): string {
       parents: o.makeParents ?? false,
       want_diff: ctx.diff,
     },
+    tilde: ['dest', 'from_src'],
     body: PUT_BODY,
   });
 }

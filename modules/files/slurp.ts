@@ -17,7 +17,7 @@ printf 'content='; dr_b64 < "$src" || dr_fail "unable to slurp file: $src"; prin
 
 function planSlurp(args: SlurpArgs, ctx: PlanContext): Step {
   return {
-    script: shScript({ check: ctx.check, vars: { src: shPath(args.src) }, body: SLURP_BODY }),
+    script: shScript({ check: ctx.check, vars: { src: shPath(args.src) }, tilde: ['src'], body: SLURP_BODY }),
     parse(r) {
       const report = parseReport(r.stdout);
       const failed = failureFrom('slurp', r, report);

@@ -56,6 +56,7 @@ function planStat(args: StatArgs, ctx: PlanContext): Step {
         algo: ALGOS[args.checksum_algorithm] ?? 'sha1',
         mime: args.get_mime,
       },
+      tilde: ['path'],
       body: STAT_BODY,
     }),
     parse(r) {

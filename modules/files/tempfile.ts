@@ -42,6 +42,7 @@ function planTempfile(args: TempfileArgs, ctx: PlanContext): Step {
     script: shScript({
       check: ctx.check,
       vars: { state: args.state, dir: args.path, prefix: args.prefix, suffix: args.suffix },
+      tilde: ['dir'],
       body: TEMPFILE_BODY,
     }),
     parse(r) {

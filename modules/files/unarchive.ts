@@ -112,6 +112,7 @@ async function planUnarchive(args: UnarchiveArgs, ctx: PlanContext): Promise<Ste
         group: attrs.group,
         mode: attrs.mode,
       },
+      tilde: ['src', 'dest', 'creates'],
       body: `set -- ${opts.map(quote).join(' ')}${args.include.length > 0 ? ` ${args.include.map(quote).join(' ')}` : ''}\n${UNARCHIVE_BODY}`,
     }),
     parse(r) {

@@ -6,5 +6,5 @@
 export { type ModeArg, normalizeMode } from './mode.js';
 export { SH_PRELUDE } from './prelude.js';
 export { parseReport, Report } from './protocol.js';
-export { type ShScriptOptions, type ShValue, shAssign, shPath, shScript } from './script.js';
+export { type ShScriptOptions, type ShValue, shAssign, shPath, shScript, shTilde } from './script.js';
 export { parseStat, type RemoteStat } from './stat.js';

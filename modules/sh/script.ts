@@ -30,12 +30,24 @@ export interface ShScriptOptions {
   /** Scratch directory on the target (PlanContext.remoteTmp). */
   tmp?: string;
   vars?: Record<string, ShValue>;
+  /**
+   * Variables holding paths whose leading `~` or `~/` means the remote user's $HOME, as
+   * Ansible's `type: path` arguments do (expanded on the target, after become).
+   */
+  tilde?: readonly string[];
   body: string;
+}
+
+/** sh that expands a leading `~` in the named variable (the name is ours, never user data). */
+export function shTilde(name: string): string {
+  if (!NAME.test(name)) throw new Error(`invalid shell variable name: ${name}`);
+  return `case $${name} in '~'|'~/'*) ${name}="$HOME\${${name}#'~'}" ;; esac`;
 }
 
 export function shScript(opts: ShScriptOptions): string {
   const lines = [SH_PRELUDE.trim(), shAssign('CHECK', opts.check), shAssign('DR_TMP', opts.tmp ?? '/tmp')];
   for (const [k, v] of Object.entries(opts.vars ?? {})) lines.push(shAssign(k, v));
+  for (const k of opts.tilde ?? []) lines.push(shTilde(k));
   lines.push(opts.body.trim(), '');
   return lines.join('\n');
 }
