@@ -33,6 +33,8 @@ import {
   TASK_KEYWORDS,
   WITH_LOOKUPS,
 } from './keywords.js';
+import { unknownNotifies } from './notify.js';
+import { findRoleDir, roleMainFile } from './role-path.js';
 import { child, duplicateKeys, isRecord, items, keyPos, type Src, srcPos, typeName } from './source.js';
 import {
   ActionShapeError,
@@ -99,8 +101,6 @@ interface OwnKeywords {
   tags: string[];
   keywords: InheritableKeywords;
 }
-
-const YAML_EXTS = ['.yml', '.yaml', '.json', ''];
 
 /** Keywords Ansible declares isa='bool' / isa='int' (FieldAttribute), checked when literal. */
 const BOOL_FIELDS: ReadonlySet<string> = new Set([
@@ -740,55 +740,8 @@ export class PlaybookLoader {
     // (import_role, added to the sink above); handlers of the `roles:` section stay on
     // their RoleInstance, where the runner collects them (roles first, as Ansible does).
     handlers.push(...own_handlers);
-    this.checkNotify(play);
+    for (const w of unknownNotifies(play)) this.problems.warn(w.message, w.pos);
     return play;
-  }
-
-  /**
-   * A literal `notify` that matches no handler name or `listen` topic of the play is a
-   * warning: Ansible fails only when the task reports a change, and handlers may still
-   * arrive through include_tasks / include_role at run time.
-   */
-  private checkNotify(play: Play): void {
-    const known = new Set<string>();
-    const walk = (nodes: PlayNode[], visit: (t: TaskNode) => void) => {
-      for (const n of nodes) {
-        if (n.kind === 'block') walk([...n.block, ...n.rescue, ...n.always], visit);
-        else visit(n);
-      }
-    };
-    let dynamic = false;
-    const roleHandlers: PlayNode[] = [];
-    const collect = (r: RoleInstance) => {
-      for (const d of r.dependencies) collect(d);
-      roleHandlers.push(...r.handlers);
-    };
-    for (const r of play.roles) collect(r);
-    walk([...roleHandlers, ...play.handlers], (h) => {
-      if (h.name !== undefined) {
-        known.add(h.name);
-        if (h.origin.role) known.add(`${h.origin.role.name} : ${h.name}`);
-      }
-      for (const l of h.listen ?? []) known.add(l);
-      if (h.action === 'include_tasks' || h.action === 'include_role') dynamic = true;
-    });
-    if (dynamic) return;
-    const check = (t: TaskNode) => {
-      for (const n of t.notify ?? []) {
-        if (isTemplated(n) || known.has(n)) continue;
-        const guess = didYouMean(n, known);
-        this.problems.warn(
-          `the handler '${n}' notified here is not defined in this play${guess ? `; did you mean '${guess}'?` : ''}`,
-          t.pos,
-        );
-      }
-    };
-    const roleTasks = (r: RoleInstance) => {
-      for (const d of r.dependencies) roleTasks(d);
-      walk(r.tasks, check);
-    };
-    for (const r of play.roles) roleTasks(r);
-    walk([...play.pre_tasks, ...play.tasks, ...play.post_tasks, ...play.handlers], check);
   }
 
   private collectRoleHandlers(r: RoleInstance, sink: PlayNode[]): void {
@@ -1532,23 +1485,11 @@ export class PlaybookLoader {
   }
 
   findRole(name: string, extraDirs: string[]): { found?: string; searched: string[] } {
-    if (isAbsolute(name)) {
-      return existsSync(name) ? { found: resolve(name), searched: [name] } : { searched: [dirname(name)] };
-    }
-    const dirs = uniq([...extraDirs, join(this.baseDir, 'roles'), ...this.rolesPath, this.baseDir]);
-    for (const d of dirs) {
-      const p = join(d, name);
-      if (existsSync(p) && statSync(p).isDirectory()) return { found: resolve(p), searched: dirs };
-    }
-    return { searched: dirs };
+    return findRoleDir(name, [...extraDirs, join(this.baseDir, 'roles'), ...this.rolesPath, this.baseDir]);
   }
 
   private mainFile(dir: string, base: string): string | undefined {
-    for (const ext of YAML_EXTS) {
-      const p = join(dir, `${base}${ext}`);
-      if (existsSync(p) && statSync(p).isFile()) return p;
-    }
-    return undefined;
+    return roleMainFile(dir, base);
   }
 
   /** defaults/ or vars/ of a role: main.yml, or every file of a main/ directory in order. */
