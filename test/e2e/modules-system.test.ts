@@ -302,6 +302,22 @@ describe('mounts and net modules on a fleet host', () => {
   });
 });
 
+const USER_KEYS = [
+  'name',
+  'state',
+  'uid',
+  'group',
+  'gid',
+  'home',
+  'shell',
+  'comment',
+  'system',
+  'append',
+  'create_home',
+  'force',
+  'remove',
+];
+
 describe('accounts: drover and ansible-core on twin fleet hosts', () => {
   const TASKS: [string, Record<string, unknown>][] = [
     ['group', { name: 'ops', gid: 3100 }],
@@ -346,13 +362,21 @@ describe('accounts: drover and ansible-core on twin fleet hosts', () => {
       const out = JSON.parse(r.stdout) as { plays: { tasks: { hosts: Record<string, TaskResult> }[] }[] };
       const ans = out.plays[0]!.tasks.map((t) => t.hosts[ORACLE_A]!);
       expect(ans).toHaveLength(TASKS.length);
+      let compared = 0;
       for (const [i, [m, a]] of TASKS.entries()) {
         const d = await run(findModule(m)!, a, { host: ORACLE_B });
         expect(
           { changed: Boolean(d.result.changed), failed: Boolean(d.result.failed) },
           `t${i} ${m} ${JSON.stringify(a)}: ${String(d.result.msg ?? '')} / ansible: ${String(ans[i]!.msg ?? '')}`,
         ).toEqual({ changed: Boolean(ans[i]!.changed), failed: Boolean(ans[i]!.failed) });
+        // The result keys playbooks register and read, where ansible returns them.
+        for (const k of USER_KEYS) {
+          if (ans[i]!.failed || !(k in ans[i]!)) continue;
+          expect(d.result[k], `t${i} ${m} ${JSON.stringify(a)} key ${k}`).toEqual(ans[i]![k]);
+          compared++;
+        }
       }
+      expect(compared).toBeGreaterThan(40);
       const state =
         'for n in alice bob; do getent passwd $n; getent shadow $n | cut -d: -f1,2; done; for g in ops web users; do getent group $g; done; ls -d /home/alice /home/bob 2>&1';
       const mine = await on(ORACLE_B, state);
