@@ -308,6 +308,23 @@ describe('own fleets', () => {
     expect(await leftovers(dir)).toEqual(NOTHING);
   });
 
+  it('refuses to boot on ports something else listens on, before booting anything', async () => {
+    const dir = join(root, '.lab', 'e2e-busy');
+    const base = await findFreePortRange(3, 22950);
+    const { createServer } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen({ port: base + 2, host: '127.0.0.1' }, () => r()));
+    try {
+      await expect(startFleet({ count: 3, dir, basePort: base })).rejects.toThrow(
+        new RegExp(`ports in use on 127.0.0.1: ${base + 2} `),
+      );
+      expect(await processesRootedUnder([dir])).toEqual([]);
+      expect(await portFree(base)).toBe(true);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
   const cli = join(root, 'dist', 'test', 'lab', 'cli.js');
 
   function launch(args: string[]): { pid: number; output: () => string; exited: Promise<number | null> } {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import { cleanupStale } from '../../src/machine/cleanup.js';
 import { attachHost, bootHost, MachineError, stopHostDir, stopHostDirs } from '../../src/machine/host.js';
+import { findFreePortRange, portFree } from '../../src/machine/ports.js';
 import { canonicalPath } from '../../src/machine/processes.js';
 import {
   diffSnapshots,
@@ -294,6 +295,20 @@ export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
     throw new MachineError(`host name prefix ${prefix} is not a valid hostname start`, 'use [a-z][a-z0-9-]*');
   }
   await cleanupStale(dir);
+  // All ports up front: other engineers' fleets share this loopback, and a clash found at
+  // host 57 would mean booting 56 hosts for nothing.
+  const busy: number[] = [];
+  for (let p = basePort; p < basePort + opts.count; p++) if (!(await portFree(p))) busy.push(p);
+  if (busy.length > 0) {
+    const free = await findFreePortRange(opts.count, basePort).catch(() => undefined);
+    throw new MachineError(
+      `ports in use on 127.0.0.1: ${busy.slice(0, 10).join(', ')}${busy.length > 10 ? ', ...' : ''} ` +
+        `(the fleet needs ${basePort}..${basePort + opts.count - 1})`,
+      free === undefined
+        ? 'stop what listens there'
+        : `pick another base port, e.g. ${free} (--base-port ${free}), or stop what listens there`,
+    );
+  }
   await mkdir(dir, { recursive: true });
   // Only what this module creates is removed: `dir` may be user-chosen.
   for (const old of ['hosts', 'template', 'cp', 'fleet.json']) {
