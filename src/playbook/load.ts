@@ -846,11 +846,18 @@ export class PlaybookLoader {
   }
 
   private taskEntry(s: Src, scope: Scope): PlayNode[] {
+    if (s.v === null || s.v === undefined) {
+      // Ansible skips an empty list entry ("-" alone) without a word.
+      this.problems.warn('an empty task entry is ignored', srcPos(s));
+      return [];
+    }
     if (!isRecord(s.v)) {
       this.add(
-        `a task must be a mapping (e.g. "- name: ...\\n  module: args"), got a ${typeName(s.v)}`,
+        `a task must be a mapping of keywords and one module, got a ${typeName(s.v)}`,
         srcPos(s),
-        typeof s.v === 'string' ? `if '${s.v}' is a module, write it as "- ${s.v}:"` : undefined,
+        typeof s.v === 'string'
+          ? `if '${s.v}' is a module, write it as "- ${s.v}:"`
+          : 'e.g. "- name: say hi" then "  debug: msg=hi"',
       );
       return [];
     }

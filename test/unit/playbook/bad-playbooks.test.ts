@@ -202,6 +202,13 @@ const CASES: Expect[] = [
     message: /^expected a single document in the stream, found 2/,
     hint: /---/,
   },
+  {
+    file: 'no-action.yml',
+    line: 3,
+    col: 7,
+    message: /^no module\/action detected in task\.$/,
+    hint: /needs one module/,
+  },
 ];
 
 function errors(file: string): Problem[] {

@@ -136,6 +136,7 @@ const ANSIBLE_REJECTS = [
   'missing-import.yml',
   'missing-role.yml',
   'module-typo.yml',
+  'no-action.yml',
   'not-a-list.yml',
   'play-keyword-typo.yml',
   'play-without-hosts.yml',

@@ -383,6 +383,20 @@ describe('inline playbooks', () => {
     expect(r.problems).toEqual([]);
   });
 
+  it('an empty task entry is skipped with a warning (Ansible accepts it); a string entry is an error', () => {
+    const r = check('- hosts: all\n  tasks:\n    - debug: msg=x\n    -\n    - ping\n');
+    expect(r.problems.map((p) => [p.severity, p.pos?.line, p.message, p.hint])).toEqual([
+      ['warning', 4, 'an empty task entry is ignored', undefined],
+      [
+        'error',
+        5,
+        'a task must be a mapping of keywords and one module, got a string',
+        `if 'ping' is a module, write it as "- ping:"`,
+      ],
+    ]);
+    expect(r.playbook.plays[0]?.tasks).toHaveLength(1);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
