@@ -19,7 +19,7 @@ import { type Problem, ValidationError } from '../errors.js';
 import { IPV4, IPV6, parseAddress } from './address.js';
 import { type Group, type Host, InventoryData, InventoryGraphError } from './data.js';
 import { parseIni } from './ini.js';
-import { expandLimit, PatternError, PatternMatcher } from './pattern.js';
+import { PatternError, PatternMatcher } from './pattern.js';
 import { parseScriptInventory } from './script.js';
 import { VarsFileStore } from './varsfiles.js';
 import { parseYamlInventory } from './yaml.js';
@@ -466,5 +466,3 @@ export async function loadInventory(opts: InventoryOptions): Promise<Inventory> 
   if (opts.playbookDir !== undefined) await inv.setPlaybookDir(resolve(cwd, opts.playbookDir));
   return inv;
 }
-
-export { expandLimit };
