@@ -179,8 +179,20 @@ export function planApt(a: AptArgs, ctx: PlanContext): Step | TaskResult {
       msg: "apt: state=build-dep is not supported by drover; use 'apt-get build-dep' in a command task",
     };
   }
-  const upgrade = a.upgrade === 'no' ? '' : a.upgrade === 'yes' ? 'safe' : a.upgrade;
-  const names = a.name ?? [];
+  let upgrade = a.upgrade === 'no' ? '' : a.upgrade === 'yes' ? 'safe' : a.upgrade;
+  // name: '*' with state=latest upgrades every installed package, as in Ansible.
+  const all = (a.name ?? []).includes('*');
+  const names = (a.name ?? []).map((n) => n.trim()).filter((n) => n !== '*');
+  if (a.deb && a.state !== 'present') return { failed: true, msg: 'deb only supports state=present' };
+  if (all && a.state === 'latest') {
+    if (names.length > 0) {
+      return {
+        failed: true,
+        msg: 'unable to install additional packages when upgrading all installed packages',
+      };
+    }
+    upgrade = upgrade || 'safe';
+  }
   if (
     names.length === 0 &&
     !a.update_cache &&

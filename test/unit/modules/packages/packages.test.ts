@@ -92,6 +92,18 @@ describe('apt (real apt/dpkg, changing nothing)', () => {
     expect(String(missing.result.msg)).toContain('nope.deb does not exist');
   });
 
+  it("name='*' with latest simulates a full upgrade in check mode; deb needs state=present", async () => {
+    const r = await runModule(apt, { name: '*', state: 'latest' }, { check: true });
+    expect(r.result.failed, String(r.result.msg)).toBeFalsy();
+    expect(String(r.scripts[0])).toContain('upgrade=safe\n');
+    const mixed = await runModule(apt, { name: ['*', 'git'], state: 'latest' });
+    expect(mixed.result.msg).toBe(
+      'unable to install additional packages when upgrading all installed packages',
+    );
+    const deb = await runModule(apt, { deb: '/x.deb', state: 'absent' });
+    expect(deb.result).toMatchObject({ failed: true, msg: 'deb only supports state=present' });
+  });
+
   it('builds Ansible-shaped apt-get options', () => {
     const v = validateArgs('apt', apt.args, {
       name: 'x',
