@@ -24,6 +24,10 @@ function fixture(files: Record<string, string>, executable: string[] = []): stri
   return dir;
 }
 
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 async function problemsOf(dir: string, sources: string[]): Promise<ValidationError> {
   try {
     await loadInventory({ sources, cwd: dir });
@@ -58,17 +62,18 @@ describe('INI errors name file:line', () => {
   it('sections with spaces or unknown types', async () => {
     const dir = fixture({ hosts: '[good]\nh1\n[bad group]\nh2\n[g:weird]\nh3\n' });
     const e = await problemsOf(dir, ['hosts']);
+    const file = join(dir, 'hosts');
     expect(e.problems.map((p) => p.pos?.line)).toEqual([3, 5]);
-    expect(e.message).toContain("invalid section entry: '[bad group]'");
-    expect(e.message).toContain('unknown type: weird');
+    expect(e.message).toContain(`${file}:3:1: invalid section entry: '[bad group]'`);
+    expect(e.message).toContain(`${file}:5:1: section [g:weird] has unknown type: weird`);
   });
 
   it('vars for an undefined group and children that are never defined', async () => {
     const dir = fixture({ hosts: '[a]\nh1\n[ghost:vars]\nx=1\n[p:children]\na\nnowhere\n' });
     const e = await problemsOf(dir, ['hosts']);
-    const lines = e.problems.map((p) => `${p.pos?.line}: ${p.message}`);
-    expect(lines).toContain('3: section [ghost:vars] is for an undefined group: ghost');
-    expect(lines).toContain('7: section [p:children] includes undefined group: nowhere');
+    const file = join(dir, 'hosts');
+    expect(e.message).toContain(`${file}:3:1: section [ghost:vars] is for an undefined group: ghost`);
+    expect(e.message).toContain(`${file}:7:1: section [p:children] includes undefined group: nowhere`);
   });
 
   it('a group that is its own ancestor', async () => {
@@ -88,9 +93,13 @@ describe('INI errors name file:line', () => {
   it('an unclosed quote and a trailing colon', async () => {
     const dir = fixture({ hosts: "[g]\nh1 x='open\nh2:\n" });
     const e = await problemsOf(dir, ['hosts']);
-    expect(e.problems.map((p) => p.pos?.line)).toEqual([2, 3]);
-    expect(e.message).toContain('No closing quotation');
-    expect(e.message).toContain("trailing ':'");
+    const file = join(dir, 'hosts');
+    expect(e.message).toMatch(
+      new RegExp(`${escapeRe(file)}:2:1: cannot parse host line .*No closing quotation`),
+    );
+    expect(e.message).toMatch(
+      new RegExp(`${escapeRe(file)}:3:1: invalid host pattern 'h2:': a trailing ':'`),
+    );
   });
 });
 
