@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,9 +143,7 @@ describe('shared e2e fleet', () => {
   it('dpw can log in with its password too', async () => {
     // SSH_ASKPASS feeds the password to the OpenSSH client without a terminal.
     const askpass = join(fleet.dir, 'askpass-dpw.sh');
-    await import('node:fs/promises').then((fs) =>
-      fs.writeFile(askpass, `#!/bin/sh\necho '${DPW_PASSWORD}'\n`, { mode: 0o700 }),
-    );
+    await writeFile(askpass, `#!/bin/sh\necho '${DPW_PASSWORD}'\n`, { mode: 0o700 });
     const h = fleet.host('h04');
     const r = await runCommand(
       'ssh',
@@ -311,7 +309,6 @@ describe('own fleets', () => {
   it('refuses to boot on ports something else listens on, before booting anything', async () => {
     const dir = join(root, '.lab', 'e2e-busy');
     const base = await findFreePortRange(3, 22950);
-    const { createServer } = await import('node:net');
     const srv = createServer();
     await new Promise<void>((r) => srv.listen({ port: base + 2, host: '127.0.0.1' }, () => r()));
     try {
