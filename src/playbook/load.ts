@@ -102,6 +102,17 @@ interface OwnKeywords {
   keywords: InheritableKeywords;
 }
 
+const PYTHON_KEYWORDS = new Set(
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(
+    ' ',
+  ),
+);
+
+/** Ansible's isidentifier(): a Python identifier that is not a keyword. */
+function isVariableName(name: string): boolean {
+  return /^[\p{L}_][\p{L}\p{N}_]*$/u.test(name) && !PYTHON_KEYWORDS.has(name);
+}
+
 /** Keywords Ansible declares isa='bool' / isa='int' (FieldAttribute), checked when literal. */
 const BOOL_FIELDS: ReadonlySet<string> = new Set([
   'any_errors_fatal',
@@ -368,10 +379,23 @@ export class PlaybookLoader {
   private varsValue(s: Src, what: string): Record<string, unknown> | undefined {
     const v = s.v;
     if (v === undefined || v === null) return undefined;
-    if (isRecord(v)) return v;
-    if (Array.isArray(v) && v.every(isRecord)) return Object.assign({}, ...v);
-    this.add(`vars in a ${what} must be specified as a dictionary, got a ${typeName(v)}`, srcPos(s));
-    return undefined;
+    let out: Record<string, unknown> | undefined;
+    if (isRecord(v)) out = v;
+    else if (Array.isArray(v) && v.every(isRecord)) out = Object.assign({}, ...v);
+    if (!out) {
+      this.add(`vars in a ${what} must be specified as a dictionary, got a ${typeName(v)}`, srcPos(s));
+      return undefined;
+    }
+    for (const name of Object.keys(out)) {
+      if (!isVariableName(name)) {
+        this.add(
+          `Invalid variable name in vars specified for ${what}: '${name}' is not a valid variable name`,
+          isRecord(v) ? keyPos(s, name) : srcPos(s),
+          'variable names are letters, digits and underscores, not starting with a digit',
+        );
+      }
+    }
+    return out;
   }
 
   private checkTemplates(s: Src, key: string): void {

@@ -209,6 +209,13 @@ const CASES: Expect[] = [
     message: /^no module\/action detected in task\.$/,
     hint: /needs one module/,
   },
+  {
+    file: 'bad-variable-name.yml',
+    line: 3,
+    col: 5,
+    message: /^Invalid variable name in vars specified for Play: 'my-var' is not a valid variable name$/,
+    hint: /letters, digits and underscores/,
+  },
 ];
 
 function errors(file: string): Problem[] {

@@ -122,6 +122,7 @@ describe('run-time loading for include_tasks / include_role / include_vars', () 
 // when the task runs; drover reports them before any host is contacted.)
 const ANSIBLE_REJECTS = [
   'bad-indentation.yml',
+  'bad-variable-name.yml',
   'block-keyword.yml',
   'block-typo.yml',
   'circular-import.yml',
