@@ -112,6 +112,9 @@ export function buildBecomeCommand(
         .filter((f) => f !== '' && f !== '-n' && f !== '--non-interactive')
         .map((f) => (f.startsWith('--') ? f : f.replace(/^(-\w*)n(\w*)/, '$1$2')))
         .join(' ');
+      // Without a terminal sudo reads the password only with -S (Ansible gets a pty instead).
+      const hasS = flags.split(' ').some((f) => f === '--stdin' || /^-[A-Za-z]*S/.test(f));
+      if (!hasS) flags = `${flags} -S`.trim();
       const promptText = `[drover-sudo:${nonce}] password:`;
       parts.push(flags, '-p', quote(promptText));
       prompt = new RegExp(`\\[drover-sudo:${nonce}\\] password:\\s*$`);

@@ -51,6 +51,13 @@ describe('buildBecomeCommand', () => {
     expect(c.command).not.toContain('p\'a"s');
     expect(c.prompt?.test('Sorry\n[drover-sudo:N2] password:')).toBe(true);
     expect(c.prompt?.test('[drover-sudo:OTHER] password:')).toBe(false);
+    const noS = buildBecomeCommand(
+      'id',
+      { method: 'sudo', user: 'root', password: 'x', flags: '-H' },
+      undefined,
+      'N4',
+    );
+    expect(noS.command).toContain(`sudo -H -S -p '[drover-sudo:N4] password:'`);
     const rand = buildBecomeCommand('id', { method: 'sudo', user: 'root', password: 'x' });
     expect(rand.command).toMatch(/\[drover-sudo:[0-9a-f]{24}\]/);
   });
