@@ -6,7 +6,7 @@
  */
 import type { RunResult } from '../../src/transport/types.js';
 import type { Module, PlanContext, Step, TaskResult } from '../types.js';
-import { buildScript, fileContent, readAnswer, readFileSh, WRITE_STDIN } from './remote-sh.js';
+import { buildScript, fileContent, pathInfo, readAnswer, readFileSh, WRITE_STDIN } from './remote-sh.js';
 
 export interface AuthorizedKeyArgs {
   user: string;
@@ -166,14 +166,16 @@ case "$dest" in "~/"*) dest=$HOME/\${dest#"~/"};; esac
 [ -n "$follow" ] && [ -L "$dest" ] && dest=$(readlink -f "$dest")
 d_emit keyfile "$dest"
 d_set ids "$ids"
-${readFileSh('content', '"$dest"')}`;
+${readFileSh('content', '"$dest"')}
+dr_stat st_ "$dest"`;
 
 const WRITE = `ssh_dir=$(dirname "$dest")
 if [ -n "$manage_dir" ]; then
   [ -d "$ssh_dir" ] || mkdir -p "$ssh_dir" || d_fail "Failed to create $ssh_dir"
   chown "$ids" "$ssh_dir" && chmod 700 "$ssh_dir" || d_fail "Failed to set ownership of $ssh_dir"
 fi
-${WRITE_STDIN}`;
+${WRITE_STDIN}
+dr_stat st_ "$dest"`;
 
 export function planAuthorizedKey(a: AuthorizedKeyArgs, ctx: PlanContext): Step | TaskResult {
   if (/^https?:\/\//.test(a.key.trim())) {
@@ -209,7 +211,9 @@ export function planAuthorizedKey(a: AuthorizedKeyArgs, ctx: PlanContext): Step 
       const existing = fileContent(report, 'content') ?? '';
       const merged = mergeAuthorizedKeys(existing, a);
       if (merged && 'error' in merged) return { failed: true, changed: false, msg: merged.error };
-      if (!merged) return { ...base(keyfile), changed: false };
+      // Like AnsibleModule.add_path_info: stat keys only when `path` was given.
+      const info = (rep: typeof report) => (a.path !== undefined ? pathInfo(rep, 'st_') : {});
+      if (!merged) return { ...base(keyfile), changed: false, ...info(report) };
       const res: TaskResult = { ...base(keyfile), changed: true };
       if (ctx.diff) {
         res.diff = { before_header: keyfile, after_header: keyfile, before: existing, after: merged.content };
@@ -231,7 +235,7 @@ export function planAuthorizedKey(a: AuthorizedKeyArgs, ctx: PlanContext): Step 
         stdin: merged.content,
         parse(w: RunResult): TaskResult {
           const ans = readAnswer(w, 'authorized_key');
-          return ans.failure ?? res;
+          return ans.failure ?? { ...res, ...info(ans.report) };
         },
       };
     },

@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { RunResult } from '../../src/transport/types.js';
 import type { Module, PlanContext, Step, TaskResult } from '../types.js';
-import { buildScript, fileContent, readAnswer, readFileSh, WRITE_STDIN } from './remote-sh.js';
+import { buildScript, fileContent, pathInfo, readAnswer, readFileSh, WRITE_STDIN } from './remote-sh.js';
 
 export interface KnownHostsArgs {
   name: string;
@@ -99,11 +99,13 @@ if [ -f "$path" ]; then
   out=$(ssh-keygen -F "$host" -f "$path" 2>&1); rc=$?
   if [ $rc -gt 1 ]; then d_fail "Failed to search for host key: $out"; fi
   d_emit found "$out"
-fi`;
+fi
+dr_stat st_ "$path"`;
 
 const WRITE = `dest=$path
 if [ ! -d "$(dirname "$dest")" ]; then mkdir -p "$(dirname "$dest")" && chmod 700 "$(dirname "$dest")" || d_fail "Failed to create $(dirname "$dest")"; fi
-${WRITE_STDIN}`;
+${WRITE_STDIN}
+dr_stat st_ "$dest"`;
 
 export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | TaskResult {
   const host = a.name.toLowerCase();
@@ -154,7 +156,9 @@ export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | Task
         hash_host: a.hash_host,
         state: a.state,
       };
-      if (a.state === 'absent' && d.foundLine === undefined && key) return { ...base, changed: false, diff };
+      if (a.state === 'absent' && d.foundLine === undefined && key) {
+        return { ...base, changed: false, diff, ...pathInfo(report, 'st_') };
+      }
       let newContent: string | undefined;
       if (d.found && !key && a.state === 'absent') {
         // ssh-keygen -R removes every entry of the host: drop every line -F reported.
@@ -167,7 +171,7 @@ export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | Task
       const changed = newContent !== undefined;
       const res: TaskResult = { ...base, changed };
       if (ctx.diff) res.diff = diff;
-      if (!changed || ctx.check) return res;
+      if (!changed || ctx.check) return { ...res, ...pathInfo(report, 'st_') };
       return {
         script: buildScript(
           false,
@@ -176,7 +180,8 @@ export function planKnownHosts(a: KnownHostsArgs, ctx: PlanContext): Step | Task
         ),
         stdin: newContent,
         parse(w: RunResult): TaskResult {
-          return readAnswer(w, 'known_hosts').failure ?? res;
+          const ans = readAnswer(w, 'known_hosts');
+          return ans.failure ?? { ...res, ...pathInfo(ans.report, 'st_') };
         },
       };
     },

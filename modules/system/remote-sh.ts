@@ -12,7 +12,7 @@
  */
 import { quote } from '../../src/shell/quote.js';
 import type { RunResult } from '../../src/transport/types.js';
-import { parseReport, type Report, SH_PRELUDE } from '../sh/index.js';
+import { parseReport, parseStat, type Report, SH_PRELUDE } from '../sh/index.js';
 import type { TaskResult } from '../types.js';
 
 /**
@@ -134,3 +134,24 @@ if [ -n "$owner" ]; then chown "$owner" "$d_tmp" 2>/dev/null || { rm -f "$d_tmp"
 elif [ -e "$dest" ]; then chown "$(stat -c %u:%g "$dest")" "$d_tmp" 2>/dev/null; fi
 mv -f "$d_tmp" "$dest" || { rm -f "$d_tmp"; d_fail "Failed to replace $dest"; }
 d_changed`;
+
+/**
+ * The keys ansible's AnsibleModule.add_path_info adds to every result that carries an
+ * existing `path` or `dest`: uid, gid, owner, group, mode, state, size. Read from a
+ * `dr_stat PREFIX PATH` answer.
+ */
+export function pathInfo(report: Report, prefix: string): Record<string, unknown> {
+  const st = parseStat(report, prefix);
+  if (st.type === 'absent') return {};
+  const info: Record<string, unknown> = {
+    uid: st.uid,
+    gid: st.gid,
+    owner: st.owner,
+    group: st.group,
+    mode: st.mode,
+    state: st.type === 'other' ? 'file' : st.type === 'link' ? 'link' : st.type,
+    size: st.size,
+  };
+  for (const k of Object.keys(info)) if (info[k] === undefined) delete info[k];
+  return info;
+}

@@ -27,7 +27,23 @@ interface Case {
   tasks: Task[];
   /** Files compared at the end (relative to the case dir). */
   compare: string[];
+  /** Result keys compared on every task that did not fail. */
+  keys?: string[];
 }
+
+const PATH_INFO = [
+  'state',
+  'mode',
+  'owner',
+  'group',
+  'uid',
+  'gid',
+  'size',
+  'keyfile',
+  'path',
+  'user',
+  'exclusive',
+];
 
 const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOracleKeyOne';
 const ED2 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOracleKeyTwo';
@@ -39,6 +55,7 @@ const CASES: Case[] = [
     name: 'authorized_key',
     files: { ak: `# hand-written\n${RSA} old@host\n\n` },
     compare: ['ak'],
+    keys: PATH_INFO,
     tasks: [
       { module: 'authorized_key', args: (d) => ({ user: me, path: `${d}/ak`, key: ED, manage_dir: false }) },
       { module: 'authorized_key', args: (d) => ({ user: me, path: `${d}/ak`, key: ED, manage_dir: false }) },
@@ -84,6 +101,7 @@ const CASES: Case[] = [
     name: 'known_hosts',
     files: { kh: `other.example ${RSA}\n` },
     compare: ['kh'],
+    keys: [...PATH_INFO, 'name', 'hash_host'],
     tasks: [
       {
         module: 'known_hosts',
@@ -366,6 +384,11 @@ describe.each(CASES)('$name matches ansible-core', (c) => {
       const dd = normDiff(result.diff, dDir);
       if (ad && a!.changed) expect(dd, `${label} diff`).toEqual(ad);
       if (a!.failed) expect(String(result.msg), label).toContain(String(a!.msg).split(':')[0]);
+      for (const k of a!.failed ? [] : (c.keys ?? [])) {
+        const norm = (v: unknown) =>
+          typeof v === 'string' ? v.replaceAll(aDir, 'DIR').replaceAll(dDir, 'DIR') : v;
+        expect(norm(result[k]), `${label} key ${k}`).toEqual(norm(a![k]));
+      }
     }
     for (const f of c.compare) {
       expect(readFileSync(join(dDir, f), 'utf8'), `${c.name}: ${f}`).toBe(
