@@ -26,6 +26,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(open.map((c) => c.close()));
+  // Hosts whose files these tests changed go back to pristine for the test files after this one.
+  for (const h of ['h02', 'h07', 'h09', 'h11', 'h13']) await fleet.resetHost(h);
   rmSync(tmp, { recursive: true, force: true });
 });
 
