@@ -1064,7 +1064,12 @@ export class PlaybookLoader {
           keyPos(s, key),
           'import_playbook goes at the top level of a playbook, next to plays; use import_tasks for a tasks file',
         );
-      } else if (written === undefined && !kw) {
+      } else if (
+        written === undefined &&
+        (!kw || (mod !== undefined && didYouMean(key, [mod, kw]) === mod))
+      ) {
+        // No module in the task: a key closer to a module name than to a keyword is the
+        // misspelt module (`shel` → shell, not `when`).
         this.add(
           `couldn't resolve module/action '${key}'. This often indicates a misspelling, missing collection, or incorrect module path.`,
           keyPos(s, key),

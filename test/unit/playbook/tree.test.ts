@@ -397,6 +397,16 @@ describe('inline playbooks', () => {
     expect(r.playbook.plays[0]?.tasks).toHaveLength(1);
   });
 
+  it('a key closer to a module than to a keyword is reported as the misspelt module', () => {
+    const r = check(
+      '- hosts: all\n  tasks:\n    - name: x\n      shel: ls\n    - name: y\n      debug: msg=1\n      wehn: true\n',
+    );
+    expect(r.problems.map((p) => [p.message.slice(0, 40), p.hint])).toEqual([
+      ["couldn't resolve module/action 'shel'. T", "did you mean 'shell'?"],
+      ["'wehn' is not a valid attribute for a Ta", "did you mean 'when'?"],
+    ]);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
