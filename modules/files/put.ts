@@ -45,6 +45,7 @@ export function md5(data: Buffer | string): string {
 }
 
 const PUT_BODY = String.raw`
+attrs_diff=0
 if [ -n "$from_src" ]; then
   [ -e "$from_src" ] || dr_fail "Source $from_src not found"
   [ -r "$from_src" ] || dr_fail "Source $from_src not readable"
@@ -78,6 +79,7 @@ else
   [ "$t" = directory ] && dr_fail "$dest is a directory"
   if [ "$t" = file ]; then cur_sum=$(dr_sha1 "$dest"); fi
   dr_save=$CHECK; CHECK=1; dr_attrs "$dest" "$owner" "$group" "$mode"; CHECK=$dr_save
+  attrs_diff=$DR_CHANGED
   dr_out attrs_changed "$DR_CHANGED"; DR_CHANGED=0
 fi
 if [ "$guard" = 1 ] && [ "$cur_sum" != "$guard_sum" ]; then
@@ -117,7 +119,8 @@ if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
     trap - EXIT
   fi
 fi
-if [ "$(dr_type "$dest")" != absent ]; then dr_attrs "$dest" "$owner" "$group" "$mode"; fi
+# the new file got its attributes before the rename; an unchanged one only needs them if they differ
+if [ "$content_changed" = 0 ] && [ "$attrs_diff" = 1 ]; then dr_attrs "$dest" "$owner" "$group" "$mode"; fi
 dr_out content_changed "$content_changed"
 dr_out changed "$DR_CHANGED"
 dr_stat dest. "$dest"

@@ -37,10 +37,18 @@ dr_stat() {
   dr_st_t=$(dr_type "$2")
   dr_out "$1type" "$dr_st_t"
   [ "$dr_st_t" = absent ] && return 0
-  dr_out "$1stat" "$(stat -c '%a %u %g %s %Y %X %h %i' -- "$2" 2>/dev/null)"
-  dr_out64 "$1owner" "$(stat -c %U -- "$2" 2>/dev/null)"
-  dr_out64 "$1group" "$(stat -c %G -- "$2" 2>/dev/null)"
+  # one stat call; user and group names cannot hold blanks, so they split cleanly
+  dr_st_l=$(stat -c '%a %u %g %s %Y %X %h %i %U %G' -- "$2" 2>/dev/null)
+  dr_st_p=$1
   if [ "$dr_st_t" = link ]; then dr_out64 "$1target" "$(readlink -- "$2")"; fi
+  set -f
+  set -- $dr_st_l
+  set +f
+  [ $# -ge 10 ] || return 0
+  dr_out "$dr_st_p"stat "$1 $2 $3 $4 $5 $6 $7 $8"
+  dr_out64 "$dr_st_p"owner "$9"
+  shift 9
+  dr_out64 "$dr_st_p"group "$1"
 }
 dr_mkscratch() {
   if [ "$1" = directory ]; then mktemp -d "$DR_TMP/.drover-mode.XXXXXX"; else mktemp "$DR_TMP/.drover-mode.XXXXXX"; fi
