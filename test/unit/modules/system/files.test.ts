@@ -23,7 +23,7 @@ describe('authorized_key', () => {
   it('adds a key with mode 0600, then is idempotent', async () => {
     const path = s.path('ssh/authorized_keys');
     const r1 = await runModule(authorizedKey, { user: me, key: ED, path }, { diff: true });
-    expect(r1.result).toMatchObject({ changed: true, keyfile: path, user: me, state: 'present' });
+    expect(r1.result).toMatchObject({ changed: true, keyfile: path, user: me, state: 'file', mode: '0600' });
     expect(r1.result.diff).toEqual({ before_header: path, after_header: path, before: '', after: `${ED}\n` });
     expect(readFileSync(path, 'utf8')).toBe(`${ED}\n`);
     expect(statSync(path).mode & 0o777).toBe(0o600);
