@@ -169,6 +169,13 @@ d_set ids "$ids"
 ${readFileSh('content', '"$dest"')}
 dr_stat st_ "$dest"`;
 
+const FETCH = `if [ -n "$key_url" ]; then
+  if d_has curl; then k=$(curl -fsSL \${insecure:+-k} -- "$key_url" 2>&1) || d_fail "Error getting key from: $key_url: $k"
+  elif d_has wget; then k=$(wget -qO- \${insecure:+--no-check-certificate} -- "$key_url" 2>&1) || d_fail "Error getting key from: $key_url: $k"
+  else d_fail "Error getting key from: $key_url: neither curl nor wget is installed"; fi
+  d_emit url_key "$k"
+fi`;
+
 const WRITE = `ssh_dir=$(dirname "$dest")
 if [ -n "$manage_dir" ]; then
   [ -d "$ssh_dir" ] || mkdir -p "$ssh_dir" || d_fail "Failed to create $ssh_dir"
@@ -178,16 +185,18 @@ ${WRITE_STDIN}
 dr_stat st_ "$dest"`;
 
 export function planAuthorizedKey(a: AuthorizedKeyArgs, ctx: PlanContext): Step | TaskResult {
-  if (/^https?:\/\//.test(a.key.trim())) {
-    return {
-      failed: true,
-      msg: 'authorized_key: keys from a URL are not supported by drover yet; pass the key text',
-    };
-  }
+  // A key given as a URL is fetched by the target, as ansible.posix's module does.
+  const keyUrl = /^https?:\/\//.test(a.key.trim()) ? a.key.trim() : '';
   const script = buildScript(
     ctx.check,
-    { user: a.user, path: a.path ?? '', follow: a.follow ? '1' : '' },
-    READ,
+    {
+      user: a.user,
+      path: a.path ?? '',
+      follow: a.follow ? '1' : '',
+      key_url: keyUrl,
+      insecure: a.validate_certs ? '' : '1',
+    },
+    `${FETCH}\n${READ}`,
   );
   const base = (keyfile: string): TaskResult => ({
     key: a.key,
@@ -209,7 +218,8 @@ export function planAuthorizedKey(a: AuthorizedKeyArgs, ctx: PlanContext): Step 
       if (failure) return failure;
       const keyfile = report.get('keyfile') ?? '';
       const existing = fileContent(report, 'content') ?? '';
-      const merged = mergeAuthorizedKeys(existing, a);
+      const key = keyUrl ? (report.get('url_key') ?? '') : a.key;
+      const merged = mergeAuthorizedKeys(existing, { ...a, key });
       if (merged && 'error' in merged) return { failed: true, changed: false, msg: merged.error };
       // Like AnsibleModule.add_path_info: stat keys only when `path` was given.
       const info = (rep: typeof report) => (a.path !== undefined ? pathInfo(rep, 'st_') : {});

@@ -3,6 +3,8 @@
  * modules run for real with the local sh against files in a scratch directory.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authorizedKey, mergeAuthorizedKeys } from '../../../../modules/system/authorized-key.js';
 import { cron, editCrontab } from '../../../../modules/system/cron.js';
@@ -96,6 +98,32 @@ describe('authorized_key', () => {
     const r = await runModule(authorizedKey, { user: me, key: ED, path, comment });
     expect(r.result.changed).toBe(true);
     expect(readFileSync(path, 'utf8')).toBe(`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey1 ${comment}\n`);
+  });
+
+  it('fetches keys from a URL on the target', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/alice.keys') {
+        res.writeHead(200);
+        res.end(`${ED}\n${RSA}\n`);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const path = s.path('ak');
+      const r = await runModule(authorizedKey, { user: me, key: `${url}/alice.keys`, path });
+      expect(r.result.changed).toBe(true);
+      expect(readFileSync(path, 'utf8')).toBe(`${ED}\n${RSA}\n`);
+      const again = await runModule(authorizedKey, { user: me, key: `${url}/alice.keys`, path });
+      expect(again.result.changed).toBe(false);
+      const missing = await runModule(authorizedKey, { user: me, key: `${url}/nobody.keys`, path });
+      expect(String(missing.result.msg)).toContain(`Error getting key from: ${url}/nobody.keys`);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('fails on an invalid key and on an unknown user', async () => {
