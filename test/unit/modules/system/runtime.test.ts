@@ -40,6 +40,7 @@ describe('the sh scaffold', () => {
     'sp ace',
     "single ' quote",
     'double " quote',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${x} is what this value tests
     'dollar $HOME ${x} $(id)',
     'back `tick`',
     'new\nline\n',
