@@ -187,7 +187,8 @@ export class Inventory {
     };
     if (!h.implicit) {
       out.inventory_file = h.source ?? null;
-      out.inventory_dir = h.source === undefined || h.source.includes(',') ? null : sourceBasedir(h.source);
+      // Ansible stores to_text(None) here for host lists: the string 'None', not null.
+      out.inventory_dir = h.source === undefined ? null : (sourceBasedir(h.source) ?? 'None');
     }
     return out;
   }

@@ -119,7 +119,18 @@ for pattern, limit in spec['runs']:
         out.append({'hosts': hosts, 'warnings': list(warnings)})
     except Exception as e:
         out.append({'error': str(e), 'warnings': list(warnings)})
-print(json.dumps(out))
+# Magic variables and the groups dict, from Ansible's VariableManager.
+from ansible.vars.manager import VariableManager
+loader = DataLoader()
+if spec.get('vaultPassword'):
+    loader.set_vault_secrets([('default', VaultSecret(spec['vaultPassword'].encode()))])
+inv = InventoryManager(loader=loader, sources=spec['sources'])
+vm = VariableManager(loader=loader, inventory=inv)
+magic = {}
+for h in spec['hosts']:
+    v = vm.get_vars(host=inv.get_host(h), include_hostvars=False)
+    magic[h] = {k: v[k] for k in ('inventory_hostname', 'inventory_hostname_short', 'group_names', 'inventory_dir', 'inventory_file') if k in v}
+print(json.dumps({'patterns': out, 'magic': magic, 'groups': inv.get_groups_dict()}))
 `;
 
 function listedHosts(out: string): string[] {
@@ -162,6 +173,9 @@ interface Oracle {
   patterns: Map<string, PatternAnswer>;
   /** From the `ansible` CLI: a few patterns. */
   cli: Map<string, Run>;
+  /** From the Python harness: magic vars of case.hosts and the `groups` variable. */
+  magic: Record<string, Record<string, unknown>>;
+  groupsDict: Record<string, string[]>;
   graph?: Run;
   graphVars?: Run;
   exportList?: Run;
@@ -229,7 +243,7 @@ beforeAll(() => {
       '/usr/bin/python3',
       [
         join(work, 'patterns.py'),
-        JSON.stringify({ sources: c.sources, runs, vaultPassword: c.vaultPassword }),
+        JSON.stringify({ sources: c.sources, runs, vaultPassword: c.vaultPassword, hosts: c.hosts ?? [] }),
       ],
       dir,
     );
@@ -242,11 +256,19 @@ beforeAll(() => {
       (async () => ({
         list: await listP,
         hosts: new Map(await Promise.all(hostPs)),
-        patterns: await harnessP.then((r) => {
+        ...(await harnessP.then((r) => {
           if (r.code !== 0) throw new Error(`pattern harness failed: ${r.stderr}`);
-          const answers = JSON.parse(r.stdout) as PatternAnswer[];
-          return new Map(runs.map(([p, l], i) => [patternKey(p, l), answers[i]!]));
-        }),
+          const answers = JSON.parse(r.stdout) as {
+            patterns: PatternAnswer[];
+            magic: Record<string, Record<string, unknown>>;
+            groups: Record<string, string[]>;
+          };
+          return {
+            patterns: new Map(runs.map(([p, l], i) => [patternKey(p, l), answers.patterns[i]!])),
+            magic: answers.magic,
+            groupsDict: answers.groups,
+          };
+        })),
         cli: new Map(await Promise.all(cliPs)),
         ...(c.cliChecks
           ? {
@@ -297,6 +319,17 @@ describe('inventory matches ansible-inventory 2.14', () => {
         .filter((l) => l.startsWith('[WARNING]: '))
         .map((l) => l.slice('[WARNING]: '.length).replace(/\n/g, ' ').trim());
       expect(loadWarnings(warnings), 'load warnings').toEqual(loadWarnings(ansibleWarnings));
+
+      for (const [host, theirs] of Object.entries(oracle.magic)) {
+        expect(plain(inv.magicVars(host)), `magic vars of ${host}`).toEqual(theirs);
+      }
+      const ourGroups = inv.groups();
+      const sortedIf = (g: string, hosts: string[]): string[] =>
+        c.setOrder?.includes(g) ? [...hosts].sort() : hosts;
+      expect(
+        Object.fromEntries(Object.entries(ourGroups).map(([g, hs]) => [g, sortedIf(g, hs)])),
+        'the groups variable',
+      ).toEqual(Object.fromEntries(Object.entries(oracle.groupsDict).map(([g, hs]) => [g, sortedIf(g, hs)])));
 
       for (const [host, run] of oracle.hosts) {
         expect(run.code, `ansible-inventory --host ${host}: ${run.stderr}`).toBe(0);
