@@ -746,6 +746,7 @@ export class PlaybookLoader {
       if (obj[k] !== undefined) play[k] = obj[k];
     }
     for (const k of ['gather_timeout', 'fact_path'] as const) if (obj[k] !== undefined) play[k] = obj[k];
+    this.checkPlayRunKeywords(s);
     if (typeof obj.order === 'string') {
       const orders = ['inventory', 'reverse_inventory', 'sorted', 'reverse_sorted', 'shuffle'];
       if (!orders.includes(obj.order) && !isTemplated(obj.order)) {
@@ -766,6 +767,45 @@ export class PlaybookLoader {
     handlers.push(...own_handlers);
     for (const w of unknownNotifies(play)) this.problems.warn(w.message, w.pos);
     return play;
+  }
+
+  /** strategy and serial, when literal: Ansible rejects bad ones only once the play starts. */
+  private checkPlayRunKeywords(s: Src): void {
+    const obj = s.v as Record<string, unknown>;
+    const strategies = ['linear', 'free', 'host_pinned', 'debug'];
+    const st = obj.strategy;
+    if (typeof st === 'string' && !isTemplated(st) && !strategies.includes(st)) {
+      const guess = didYouMean(st, strategies);
+      this.add(
+        `Invalid play strategy specified: ${st}`,
+        srcPos(child(s, 'strategy')),
+        guess ? `did you mean '${guess}'?` : `strategies: ${strategies.join(', ')}`,
+      );
+    }
+    const serial = obj.serial;
+    if (serial !== undefined && serial !== null) {
+      const ok = (v: unknown) =>
+        (typeof v === 'number' && Number.isInteger(v) && v >= 0) ||
+        (typeof v === 'string' && (isTemplated(v) || /^\s*\d+(\.\d+)?\s*%?\s*$/.test(v)));
+      const list = Array.isArray(serial) ? serial : [serial];
+      if (!(isTemplated(serial) || (list.length > 0 && list.every(ok)))) {
+        this.add(
+          `'serial' must be a number of hosts, a percentage ("30%") or a list of them, got ${JSON.stringify(serial)}`,
+          srcPos(child(s, 'serial')),
+        );
+      }
+    }
+    const mfp = obj.max_fail_percentage;
+    if (mfp !== undefined && mfp !== null && !isTemplated(mfp)) {
+      const n =
+        typeof mfp === 'number' ? mfp : typeof mfp === 'string' ? Number(mfp.replace(/%$/, '')) : Number.NaN;
+      if (Number.isNaN(n)) {
+        this.add(
+          `'max_fail_percentage' must be a number (a percentage), got ${JSON.stringify(mfp)}`,
+          srcPos(child(s, 'max_fail_percentage')),
+        );
+      }
+    }
   }
 
   private collectRoleHandlers(r: RoleInstance, sink: PlayNode[]): void {

@@ -407,6 +407,25 @@ describe('inline playbooks', () => {
     ]);
   });
 
+  it('strategy, serial and max_fail_percentage are checked when literal', () => {
+    const ok = check(
+      '- hosts: all\n  strategy: free\n  serial: [1, "30%", 5]\n  max_fail_percentage: 20\n  tasks: []\n- hosts: all\n  serial: "{{ n }}"\n  strategy: "{{ s }}"\n  tasks: []\n',
+    );
+    expect(ok.problems).toEqual([]);
+    const bad = check(
+      '- hosts: all\n  strategy: lineer\n  serial: some\n  max_fail_percentage: lots\n  tasks: []\n',
+    );
+    expect(bad.problems.map((p) => [p.pos?.line, p.message, p.hint])).toEqual([
+      [2, 'Invalid play strategy specified: lineer', "did you mean 'linear'?"],
+      [
+        3,
+        '\'serial\' must be a number of hosts, a percentage ("30%") or a list of them, got "some"',
+        undefined,
+      ],
+      [4, '\'max_fail_percentage\' must be a number (a percentage), got "lots"', undefined],
+    ]);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
