@@ -774,13 +774,23 @@ export class PlaybookLoader {
     const obj = s.v as Record<string, unknown>;
     const strategies = ['linear', 'free', 'host_pinned', 'debug'];
     const st = obj.strategy;
-    if (typeof st === 'string' && !isTemplated(st) && !strategies.includes(st)) {
-      const guess = didYouMean(st, strategies);
-      this.add(
-        `Invalid play strategy specified: ${st}`,
-        srcPos(child(s, 'strategy')),
-        guess ? `did you mean '${guess}'?` : `strategies: ${strategies.join(', ')}`,
-      );
+    const short = typeof st === 'string' ? st.replace(/^ansible\.(builtin|legacy)\./, '') : undefined;
+    if (short !== undefined && !isTemplated(short) && !strategies.includes(short)) {
+      const guess = didYouMean(short, strategies);
+      // A near-miss is a typo; anything else may be a strategy plugin (mitogen_linear, ...)
+      // that drover does not have: say so without refusing the playbook.
+      if (guess) {
+        this.add(
+          `Invalid play strategy specified: ${st}`,
+          srcPos(child(s, 'strategy')),
+          `did you mean '${guess}'?`,
+        );
+      } else {
+        this.problems.warn(
+          `the strategy plugin '${st}' is not one of drover's (${strategies.join(', ')})`,
+          srcPos(child(s, 'strategy')),
+        );
+      }
     }
     const serial = obj.serial;
     if (serial !== undefined && serial !== null) {

@@ -412,6 +412,15 @@ describe('inline playbooks', () => {
       '- hosts: all\n  strategy: free\n  serial: [1, "30%", 5]\n  max_fail_percentage: 20\n  tasks: []\n- hosts: all\n  serial: "{{ n }}"\n  strategy: "{{ s }}"\n  tasks: []\n',
     );
     expect(ok.problems).toEqual([]);
+    const plugin = check(
+      '- hosts: all\n  strategy: mitogen_linear\n  tasks: []\n- hosts: all\n  strategy: ansible.builtin.free\n  tasks: []\n',
+    );
+    expect(plugin.problems.map((p) => [p.severity, p.message])).toEqual([
+      [
+        'warning',
+        "the strategy plugin 'mitogen_linear' is not one of drover's (linear, free, host_pinned, debug)",
+      ],
+    ]);
     const bad = check(
       '- hosts: all\n  strategy: lineer\n  serial: some\n  max_fail_percentage: lots\n  tasks: []\n',
     );
