@@ -154,6 +154,8 @@ export const WITH_LOOKUPS: ReadonlySet<string> = new Set([
   'ini',
   'csvfile',
   'dnstxt',
+  'unvault',
+  'config',
 ]);
 
 /** Loop kind name used by TaskNode.loopKind for a `loop:` keyword. */

@@ -1057,13 +1057,20 @@ export class PlaybookLoader {
       if (key.startsWith('with_')) {
         const kind = key.slice(5);
         if (!WITH_LOOKUPS.has(kind)) {
-          this.unknownKeyword(
-            key,
+          const guess = didYouMean(kind, WITH_LOOKUPS);
+          if (guess) {
+            this.add(
+              `'${key}' is not a valid attribute for a Task`,
+              keyPos(s, key),
+              `did you mean 'with_${guess}'?`,
+            );
+            continue;
+          }
+          // Another lookup plugin (from a collection): the loop is kept; the runner decides.
+          this.problems.warn(
+            `the lookup plugin '${kind}' of '${key}' is not one drover knows`,
             keyPos(s, key),
-            'Task',
-            [...WITH_LOOKUPS].map((w) => `with_${w}`),
           );
-          continue;
         }
         if (loopSet) {
           this.add(

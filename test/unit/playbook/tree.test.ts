@@ -435,6 +435,18 @@ describe('inline playbooks', () => {
     ]);
   });
 
+  it('with_<lookup>: a near-miss is an error, another plugin a warning that keeps the loop', () => {
+    const r = check(
+      '- hosts: all\n  tasks:\n    - debug: var=item\n      with_itmes: [1]\n    - debug: var=item\n      with_hashi_vault: secret/x\n',
+    );
+    expect(r.problems.map((p) => [p.severity, p.message, p.hint])).toEqual([
+      ['error', "'with_itmes' is not a valid attribute for a Task", "did you mean 'with_items'?"],
+      ['warning', "the lookup plugin 'hashi_vault' of 'with_hashi_vault' is not one drover knows", undefined],
+    ]);
+    const t = r.playbook.plays[0]!.tasks[1] as TaskNode;
+    expect([t.loopKind, t.loop]).toEqual(['hashi_vault', 'secret/x']);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
