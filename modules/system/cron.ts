@@ -209,8 +209,11 @@ const READ = `if [ -n "$cron_file" ]; then
 else
   d_has crontab || d_fail "Failed to find required executable \\"crontab\\" in paths: $PATH"
   if [ -n "$user" ]; then out=$(crontab -u "$user" -l 2>/dev/null; r=$?; printf x; exit $r); else out=$(crontab -l 2>/dev/null; r=$?; printf x; exit $r); fi
-  [ $? -eq 0 ] && { d_set content_exists 1; d_emit content "$out"; }
-fi`;
+  rc=$?
+  # No crontab yet (crontab -l fails) reads as an empty one, as in Ansible.
+  if [ $rc -eq 0 ]; then d_set content_exists 1; d_emit content "$out"; fi
+fi
+exit 0`;
 
 const INSTALL = `if [ -n "$cron_file" ]; then
   if [ -n "$remove_file" ]; then
