@@ -63,6 +63,8 @@ if [ -n "$update_cache" ]; then
         sleep $tries
       done
       mkdir -p /var/lib/apt/periodic 2>/dev/null && touch /var/lib/apt/periodic/update-success-stamp 2>/dev/null
+      # Like Ansible: the time reported is the cache's own mtime after the update.
+      now=$(stat -c %Y /var/lib/apt/periodic/update-success-stamp 2>/dev/null || echo "$now")
     fi
     d_set cache_updated 1
     d_set cache_update_time "$now"

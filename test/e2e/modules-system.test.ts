@@ -233,6 +233,14 @@ describe('sysv service on a fleet host', () => {
 });
 
 describe('apt on a fleet host (Debian mirror)', () => {
+  it('update_cache refreshes, then cache_valid_time keeps it', async () => {
+    const r1 = await run(apt, { update_cache: true }, { host: HOST2 });
+    expect(r1.result, String(r1.result.msg)).toMatchObject({ changed: true, cache_updated: true });
+    const r2 = await run(apt, { update_cache: true, cache_valid_time: 3600 }, { host: HOST2 });
+    expect(r2.result).toMatchObject({ changed: false, cache_updated: false });
+    expect(r2.result.cache_update_time).toBe(r1.result.cache_update_time);
+  }, 300_000);
+
   it('installs and removes a small package', async () => {
     const r = await scenario(apt, { name: 'sl', install_recommends: false });
     expect(String(r.stdout)).toContain('sl');
