@@ -447,6 +447,24 @@ describe('inline playbooks', () => {
     expect([t.loopKind, t.loop]).toEqual(['hashi_vault', 'secret/x']);
   });
 
+  it('ansible.builtin.import_playbook and the old top-level include both import plays', () => {
+    const files = { 'p1.yml': '- hosts: a\n  tasks: []\n', 'p2.yml': '- hosts: b\n  tasks: []\n' };
+    const r = check('- ansible.builtin.import_playbook: p1.yml\n- include: p2.yml\n', files);
+    expect(r.problems).toEqual([]);
+    expect(r.playbook.plays.map((p) => p.hosts)).toEqual(['a', 'b']);
+  });
+
+  it('import_tasks inside handlers yields handlers (listen allowed)', () => {
+    const files = { 'h.yml': '- name: from file\n  debug: msg=h\n  listen: topic\n' };
+    const r = check(
+      '- hosts: all\n  tasks:\n    - command: "true"\n      notify: topic\n  handlers:\n    - import_tasks: h.yml\n',
+      files,
+    );
+    expect(r.problems).toEqual([]);
+    const h = r.playbook.plays[0]!.handlers[0] as TaskNode;
+    expect([h.name, h.handler, h.listen]).toEqual(['from file', true, ['topic']]);
+  });
+
   it('vault-encrypted vars files need a secret', () => {
     const files = { 'secret.yml': '$ANSIBLE_VAULT;1.1;AES256\n3132\n' };
     const r = check('- hosts: all\n  vars_files: [secret.yml]\n  tasks: []\n', files);
