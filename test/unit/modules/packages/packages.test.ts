@@ -12,7 +12,7 @@ import { validateArgs } from '../../../../modules/args.js';
 import { apk } from '../../../../modules/packages/apk.js';
 import { apt, aptOptions } from '../../../../modules/packages/apt.js';
 import { aptKey } from '../../../../modules/packages/apt-key.js';
-import { editSources, suggestFilename } from '../../../../modules/packages/apt-repository.js';
+import { aptRepository, editSources, suggestFilename } from '../../../../modules/packages/apt-repository.js';
 import { packageModule } from '../../../../modules/packages/package.js';
 import { pip } from '../../../../modules/packages/pip.js';
 import { dnf, yum } from '../../../../modules/packages/rpm.js';
@@ -289,6 +289,19 @@ describe('apt_repository', () => {
     ]);
     const add = editSources(files, 'deb http://b.example/ stable main', 'present', '/x.list');
     expect([...add.changes]).toEqual([['/x.list', 'deb http://b.example/ stable main\n']]);
+  });
+
+  it('check mode on this machine reads the real sources and writes nothing', async () => {
+    const repo = 'deb [signed-by=/usr/share/keyrings/x.gpg] http://example.invalid/debian bookworm main';
+    const r = await runModule(aptRepository, { repo }, { check: true, diff: true });
+    expect(r.result).toMatchObject({
+      changed: true,
+      sources_added: ['/etc/apt/sources.list.d/example_invalid_debian.list'],
+    });
+    expect(r.scripts).toHaveLength(1);
+    expect(existsSync('/etc/apt/sources.list.d/example_invalid_debian.list')).toBe(false);
+    const gone = await runModule(aptRepository, { repo, state: 'absent' }, { check: true });
+    expect(gone.result.changed).toBe(false);
   });
 
   it('absent removes the line from every file, emptying a file entirely', () => {
