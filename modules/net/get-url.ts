@@ -99,6 +99,59 @@ function headerArgs(h: Record<string, unknown> | undefined, flag: string): strin
   return out;
 }
 
+/** The file name Ansible's url_filename gives: the URL path's last segment, or index.html. */
+export function urlFilename(url: string): string {
+  const path = url.replace(/^[a-z]+:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return base === '' ? 'index.html' : base;
+}
+
+/** Ansible's checksum-file lookup: `hex  name` lines (or a lone hex), matched on the URL's file name. */
+export function checksumFromFile(text: string, url: string): string | undefined {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const filename = urlFilename(url);
+  const map: [string, string][] = [];
+  if (lines.length === 1 && lines[0]!.trim().split(/\s+/).length === 1)
+    map.push([lines[0]!.trim(), filename]);
+  else {
+    for (const line of lines) {
+      const sp = line.indexOf(' ');
+      if (sp < 0) continue;
+      let name = line.slice(sp + 1);
+      if (name.startsWith(' ') || name.startsWith('*')) name = name.slice(1);
+      map.push([line.slice(0, sp), name.replace(/^[./]+/, '')]);
+    }
+  }
+  const strip = (f: string) => f.replace(/^[./]+|[./]+$/g, '');
+  return map.find(([, f]) => strip(f) === filename)?.[0];
+}
+
+const FETCH_SUM = `if d_has curl; then o=$(curl -fsSL -- "$sum_url" 2>&1) || d_fail "Failed to download the checksum file $sum_url: $o"
+elif d_has wget; then o=$(wget -qO- -- "$sum_url" 2>&1) || d_fail "Failed to download the checksum file $sum_url: $o"
+else d_fail "get_url needs curl or wget on the target"; fi
+d_emit sums "$o"`;
+
+/** checksum: algo:URL costs one extra round trip that fetches the checksum file on the target. */
+function fetchChecksum(a: GetUrlArgs, ctx: PlanContext, algo: string, sumUrl: string): Step {
+  return {
+    script: buildScript(false, { sum_url: sumUrl }, FETCH_SUM),
+    parse(r: RunResult): TaskResult | Step {
+      const { report, failure } = readAnswer(r, 'get_url');
+      if (failure) return { ...failure, dest: a.dest, url: a.url };
+      const hex = checksumFromFile(report.get('sums') ?? '', a.url);
+      if (!hex) {
+        return {
+          failed: true,
+          changed: false,
+          msg: `Unable to find a checksum for file '${urlFilename(a.url)}' in '${sumUrl}'`,
+        };
+      }
+      return planGetUrl({ ...a, checksum: `${algo}:${hex}` }, ctx);
+    },
+  };
+}
+
 export function planGetUrl(a: GetUrlArgs, ctx: PlanContext): Step | TaskResult {
   let algo = '';
   let want = '';
@@ -112,12 +165,8 @@ export function planGetUrl(a: GetUrlArgs, ctx: PlanContext): Step | TaskResult {
       .trim()
       .toLowerCase();
     if (!ALGOS.has(algo)) return { failed: true, msg: `Unsupported hash algorithm: ${algo}` };
-    if (/^(https?|ftp|file):\/\//.test(want)) {
-      return {
-        failed: true,
-        msg: 'get_url: a checksum given as a URL is not supported by drover yet; give algo:hex',
-      };
-    }
+    const sumUrl = a.checksum.slice(i + 1).trim();
+    if (/^(https?|ftp|file):\/\//.test(sumUrl)) return fetchChecksum(a, ctx, algo, sumUrl);
     if (!/^[0-9a-f]+$/.test(want))
       return { failed: true, msg: `The checksum format is invalid: ${a.checksum}` };
   }

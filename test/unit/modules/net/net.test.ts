@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { getUrl } from '../../../../modules/net/get-url.js';
+import { checksumFromFile, getUrl } from '../../../../modules/net/get-url.js';
 import { git } from '../../../../modules/net/git.js';
 import { parseHeaders, uri } from '../../../../modules/net/uri.js';
 import { runModule, scratch } from '../harness.js';
@@ -110,6 +110,7 @@ describe('git', () => {
 });
 
 let server: Server;
+let sums = '';
 let base: string;
 const seen: { method: string; url: string; headers: Record<string, unknown>; body: string }[] = [];
 beforeAll(async () => {
@@ -128,6 +129,9 @@ beforeAll(async () => {
       } else if (req.url === '/redirect') {
         res.writeHead(302, { Location: '/json' });
         res.end();
+      } else if (req.url === '/SHA256SUMS') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end(sums);
       } else if (req.url === '/created') {
         res.writeHead(201, { 'Content-Type': 'text/plain' });
         res.end('made');
@@ -180,6 +184,33 @@ describe('get_url', () => {
     expect(bad.result.failed).toBe(true);
     expect(String(bad.result.msg)).toContain('did not match 00ff');
     expect(() => statSync(s.path('bad.txt'))).toThrow();
+  });
+
+  it('checksum given as a URL: the checksum file is fetched and matched on the file name', async () => {
+    sums = `0000  other.txt\n${sha256} *file.txt\n`;
+    const dest = s.path('viaurl.txt');
+    const r = await runModule(getUrl, {
+      url: `${base}/file.txt`,
+      dest,
+      checksum: `sha256:${base}/SHA256SUMS`,
+    });
+    expect(r.result, String(r.result.msg)).toMatchObject({ changed: true, dest });
+    expect(r.scripts).toHaveLength(2);
+    sums = `${'0'.repeat(64)}  file.txt\n`;
+    const bad = await runModule(getUrl, {
+      url: `${base}/file.txt`,
+      dest: s.path('bad2'),
+      checksum: `sha256:${base}/SHA256SUMS`,
+    });
+    expect(String(bad.result.msg)).toContain('did not match');
+    sums = 'abc  nothing-here\n';
+    const none = await runModule(getUrl, {
+      url: `${base}/file.txt`,
+      dest: s.path('n'),
+      checksum: `sha256:${base}/SHA256SUMS`,
+    });
+    expect(none.result.msg).toBe(`Unable to find a checksum for file 'file.txt' in '${base}/SHA256SUMS'`);
+    expect(checksumFromFile('deadbeef\n', 'http://h/x.tgz')).toBe('deadbeef');
   });
 
   it('a directory dest takes the URL basename; 404 fails with the status', async () => {
