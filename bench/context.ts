@@ -77,7 +77,13 @@ export async function measurePhases(
     if (before) await before();
     for (const [k, ph] of phases.entries()) {
       const targetPids = ph.targets ? hostPids(ctx.fleet, ph.targets) : undefined;
-      const m = await measure(ph.argv(), { env: ph.env(), timeoutMs: 30 * 60_000, targetPids });
+      const env = ph.env();
+      const m = await measure(ph.argv(), {
+        env,
+        timeoutMs: 30 * 60_000,
+        targetPids,
+        adopt: env.ANSIBLE_SSH_CONTROL_PATH_DIR,
+      });
       problem = ph.check(m);
       notes[k] ??= ph.note?.(m);
       ctx.log(

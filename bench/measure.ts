@@ -38,6 +38,12 @@ export interface MeasureOptions {
   timeoutMs?: number;
   /** Kill processes of the tree that outlive the command (ControlPersist masters). Default true. */
   killLeftovers?: boolean;
+  /**
+   * Also track any process whose command line contains this string (ansible's per-run
+   * control_path_dir): ControlPersist masters daemonize within milliseconds, faster than a
+   * poll can see their parent, and must still count and be ended.
+   */
+  adopt?: string;
   /** PIDs of the target hosts' sshd masters (lab hosts on this machine). */
   targetPids?: number[];
 }
@@ -166,6 +172,18 @@ export function measure(argv: string[], opts: MeasureOptions = {}): Promise<Meas
           tracked.set(pid, s.startTime);
           grew = true;
         }
+      }
+    }
+    if (opts.adopt) {
+      for (const [pid, st] of stats) {
+        if (tracked.has(pid) || pid === process.pid) continue;
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+        } catch {
+          continue;
+        }
+        if (cmdline.includes(opts.adopt)) tracked.set(pid, st.startTime);
       }
     }
     let rss = 0;

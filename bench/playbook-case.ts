@@ -3,7 +3,7 @@
  * freshly reset hosts, a first run and (optionally) an idempotent rerun, plus the ssh2
  * floor replaying the scripts drover actually ran.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -81,24 +81,43 @@ function unavailable(c: PlaybookCase, target: Target): string | undefined {
   return first.replace(/\s+/g, ' ').trim().slice(0, 120);
 }
 
+/** Output of a child run, without blocking the event loop (the latency proxies live in it). */
+function runChild(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] ?? '', argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({
+        status: code ?? 1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      }),
+    );
+  });
+}
+
 /** Runs drover once under the recorder; the commands it ran, per target port. */
-function recordDrover(
+async function recordDrover(
   c: PlaybookCase,
   target: Target,
   file: string,
   limitArgs: string[],
-): Record<string, FloorStep[]> | string {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', recorderModule, ...playbookArgv('drover', target, c.playbook, [...limitArgs]).slice(1)],
-    {
-      encoding: 'utf8',
-      env: { ...toolEnv('drover', target), DROVER_BENCH_RECORD: file },
-      maxBuffer: 1 << 28,
-    },
-  );
-  if (recapCheck(c.hosts)({ code: r.status ?? 1, stdout: r.stdout } as Measurement)) {
-    return `recording run failed (exit ${r.status})`;
+): Promise<Record<string, FloorStep[]> | string> {
+  const argv = playbookArgv('drover', target, c.playbook, [...limitArgs]);
+  const r = await runChild([process.execPath, '--import', recorderModule, ...argv.slice(1)], {
+    ...toolEnv('drover', target),
+    DROVER_BENCH_RECORD: file,
+  });
+  if (recapCheck(c.hosts)({ code: r.status, stdout: r.stdout } as Measurement)) {
+    const last = `${r.stderr}\n${r.stdout}`.trim().split('\n').slice(-3).join(' | ');
+    return `recording run failed (exit ${r.status}): ${last.slice(0, 300)}`;
   }
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, FloorStep[]>;
 }
@@ -159,7 +178,7 @@ export async function benchPlaybookCase(ctx: BenchContext, c: PlaybookCase): Pro
     await reset(c.hosts);
     const plans: (string | FloorPlan)[] = [];
     for (const [i] of suffixes.entries()) {
-      const rec = recordDrover(c, target, join(target.scratchDir, `record-${i}.json`), limitArgs);
+      const rec = await recordDrover(c, target, join(target.scratchDir, `record-${i}.json`), limitArgs);
       plans.push(typeof rec === 'string' ? rec : floorPlan(ctx, rec, ctx.fleet.keyFile));
     }
     const failed = plans.find((p): p is string => typeof p === 'string');
@@ -189,6 +208,17 @@ export async function benchPlaybookCase(ctx: BenchContext, c: PlaybookCase): Pro
           reset(c.hosts),
         )),
       );
+      if (n > 1) {
+        const linear = phases.map((ph) => ({ ...ph, argv: () => [...ph.argv(), '--linear'] }));
+        rows.push(
+          ...(await measurePhases(
+            ctx,
+            { workload: c.workload, tool: 'ssh2 floor (linear)', hosts: n },
+            linear,
+            () => reset(c.hosts),
+          )),
+        );
+      }
     }
   }
   // Group each phase's rows together: first runs, then reruns.
