@@ -62,6 +62,13 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // `drover ... | head` closes the pipe early: stop quietly, as a Unix tool should.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

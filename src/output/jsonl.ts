@@ -22,7 +22,8 @@ export class JsonLinesOutput implements EventSink {
         base: null,
         timestamp: false,
         messageKey: 'message',
-        formatters: { level: () => ({}) },
+        // The level slot carries the schema version instead (an empty one makes pino emit `{,`).
+        formatters: { level: () => ({ v: EVENT_SCHEMA_VERSION }) },
       },
       this.stream as pino.DestinationStream,
     );
@@ -30,7 +31,7 @@ export class JsonLinesOutput implements EventSink {
 
   emit(e: RunEvent): void {
     const body = this.redactor ? (this.redactor.redactValue(e) as RunEvent) : e;
-    this.logger.info({ v: EVENT_SCHEMA_VERSION, ...body });
+    this.logger.info(body);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,21 @@ describe('common options', () => {
   it('maps Ansible flag spellings to the attributes the CLI reads', () => {
     const cmd = addCommonOptions(new Command('x').exitOverride());
     cmd.parse(
-      ['--output', 'json', '--vault-pass-file', 'a', '--vault-password-file', 'b', '--key-file', 'k', '-vvv', '-e', 'x=1', '-e', 'y=2'],
+      [
+        '--output',
+        'json',
+        '--vault-pass-file',
+        'a',
+        '--vault-password-file',
+        'b',
+        '--key-file',
+        'k',
+        '-vvv',
+        '-e',
+        'x=1',
+        '-e',
+        'y=2',
+      ],
       { from: 'user' },
     );
     expect(cmd.opts()).toMatchObject({
