@@ -138,6 +138,37 @@ function loadMapping(text: string, file: string, keyring: Keyring | undefined): 
   return doc as Record<string, unknown>;
 }
 
+/** Every variable connectionSpecFromVars reads (src/transport/spec.ts). */
+const CONNECTION_VARS = [
+  'ansible_host',
+  'ansible_ssh_host',
+  'ansible_port',
+  'ansible_ssh_port',
+  'ansible_user',
+  'ansible_ssh_user',
+  'ansible_connection',
+  'ansible_password',
+  'ansible_ssh_pass',
+  'ansible_ssh_password',
+  'ansible_private_key_file',
+  'ansible_ssh_private_key_file',
+  'ansible_ssh_common_args',
+  'ansible_ssh_extra_args',
+  'ansible_ssh_args',
+  'ansible_ssh_retries',
+  'ansible_timeout',
+  'ansible_ssh_timeout',
+  'ansible_host_key_checking',
+  'ansible_ssh_host_key_checking',
+  'ansible_become',
+  'ansible_become_method',
+  'ansible_become_user',
+  'ansible_become_pass',
+  'ansible_become_password',
+  'ansible_become_flags',
+  'ansible_become_exe',
+] as const;
+
 export interface Wiring {
   keyring: Keyring;
   redactor: Redactor;
@@ -164,6 +195,7 @@ export async function wire(opts: CommonOptions, extra: { playbookDir?: string } 
     ...(opts.askVaultPass ? { askVaultPass: true } : {}),
   });
   const keyring = new Keyring(secrets);
+  for (const s of secrets) redactor.add(s.password.toString('utf8'));
   keyring.onSecret((s) => redactor.add(s));
   const decryptVault = (c: string, where: string) => keyring.decryptText(c, where);
 
@@ -208,13 +240,23 @@ export async function wire(opts: CommonOptions, extra: { playbookDir?: string } 
     drop: (host: string) => pool.close(host),
     closeAll: () => pool.closeAll(),
   };
+  // Building a spec reads ~/.ssh/config and the local user: do it once per host and set of
+  // connection variables, not once per task (the bench measured it as a per-task hotspot).
+  const specCache = new Map<string, ConnectionSpec>();
   const specs: SpecResolver = {
     specFor(host: string, vars: VarLookup): ConnectionSpec {
-      // connectionSpecFromVars reads named keys only; a proxy keeps templating lazy.
-      const view = new Proxy({} as Record<string, unknown>, {
-        get: (_t, k) => (typeof k === 'string' ? vars(k) : undefined),
-      });
-      return connectionSpecFromVars(host, view, cli);
+      const values = CONNECTION_VARS.map((k) => vars(k));
+      const cacheKey = `${host}\0${JSON.stringify(values)}`;
+      let spec = specCache.get(cacheKey);
+      if (!spec) {
+        const view: Record<string, unknown> = {};
+        CONNECTION_VARS.forEach((k, i) => {
+          if (values[i] !== undefined) view[k] = values[i];
+        });
+        spec = connectionSpecFromVars(host, view, cli);
+        specCache.set(cacheKey, spec);
+      }
+      return { ...spec };
     },
   };
 

@@ -87,10 +87,8 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
 
   const loadOpts: LoadOptions = {
     decryptVault: (c, where) => w.keyring.decryptText(c, where),
-    decryptFile: (text, file) => {
-      const plain = w.keyring.decrypt(text, file).toString('utf8');
-      return plain;
-    },
+    // decryptText registers every value of the file with the redactor (masked in all output).
+    decryptFile: (text, file) => w.keyring.decryptText(text, file),
     extraVars: w.runnerOptions.extraVars,
     playbookDir,
   };

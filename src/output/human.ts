@@ -73,7 +73,7 @@ export class HumanOutput implements EventSink {
       writeErr: opts.writeErr ?? opts.write,
       showSkipped: true,
       showOk: true,
-      columns: 80,
+      columns: 79,
       ...opts,
     } as Required<Omit<HumanOptions, 'columns'>> & { columns: number };
   }
@@ -286,9 +286,10 @@ function unifiedHunks(a: string[], b: string[], context: number): string[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) ops.push({ t: ' ', s: a[i]!, ai: i++, bi: j++ });
-    else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!))
-      ops.push({ t: '+', s: b[j]!, ai: i, bi: j++ });
-    else ops.push({ t: '-', s: a[i]!, ai: i++, bi: j });
+    // Deletions first on a tie, as Python's difflib prints them.
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!))
+      ops.push({ t: '-', s: a[i]!, ai: i++, bi: j });
+    else ops.push({ t: '+', s: b[j]!, ai: i, bi: j++ });
   }
   const hunks: string[] = [];
   let k = 0;

@@ -10,6 +10,7 @@ import { isStep, type PlanContext, type TaskResult } from '../../modules/types.j
 import { formatPos } from '../errors.js';
 import type { HostStatus, TaskRef } from '../events/types.js';
 import type { TaskNode } from '../playbook/types.js';
+import { pyStr } from '../template/python.js';
 import type { Become, Connection, ConnectionSpec, RunOptions } from '../transport/types.js';
 import { UnreachableError } from '../transport/types.js';
 import { isEngineAction, runEngineAction } from './actions.js';
@@ -57,11 +58,9 @@ function asBool(v: unknown): boolean {
   return Boolean(v);
 }
 
+/** How Python's str() prints a value (item labels, environment values), e.g. {'key': 'port'}. */
 function pyRepr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v === null || v === undefined) return 'None';
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  return JSON.stringify(v);
+  return pyStr(v);
 }
 
 export const NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER';

@@ -4,6 +4,7 @@
  * vars), Ansible 2.14's type rules for results, compile caching, and error translation.
  */
 import { hostname } from 'node:os';
+import { UnsafeString, VaultString } from '../yaml/load.js';
 import { type CompiledTemplate, JinjaEngine, type RenderFrame } from './engine.js';
 import { TemplateError } from './error.js';
 import { buildFilters, undefinedOkFilters } from './filters.js';
@@ -85,7 +86,14 @@ export class VarScope {
 
   readonly resolve = (name: string): unknown => {
     if (this.cache.has(name)) return this.cache.get(name);
-    const raw = this.lookup(name);
+    let raw = this.lookup(name);
+    // Inline `!vault` values are their plaintext (already registered for masking); `!unsafe`
+    // values are plain strings that are never templated.
+    if (raw instanceof VaultString) raw = raw.plaintext;
+    else if (raw instanceof UnsafeString) {
+      this.cache.set(name, raw.value);
+      return raw.value;
+    }
     if (raw === undefined || !containsTemplate(raw)) {
       if (raw !== undefined) this.cache.set(name, raw);
       return raw;
