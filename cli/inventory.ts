@@ -2,6 +2,7 @@
  * `drover inventory`: the same output as `ansible-inventory` (--list, --host, --graph),
  * for checking that drover reads an inventory the way Ansible does.
  */
+
 import { existsSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UsageError } from '../src/errors.js';
@@ -14,6 +15,7 @@ import {
   inventoryList,
   inventoryYaml,
 } from '../src/inventory/output.js';
+import { Keyring, loadVaultSecrets } from '../src/vault/index.js';
 
 export interface InventoryCommandDeps {
   /** Vault decryption, wired by the vault options once they exist. */
@@ -35,6 +37,9 @@ interface Opts {
   playbookDir?: string;
   limit?: string;
   output?: string;
+  vaultPasswordFile?: string[];
+  vaultId?: string[];
+  askVaultPass?: boolean;
 }
 
 /** Ansible's default inventory: $ANSIBLE_INVENTORY (comma-separated paths), else /etc/ansible/hosts if it exists. */
@@ -63,6 +68,16 @@ export function inventoryCommand(deps: InventoryCommandDeps = {}): Command {
     .option('--playbook-dir <dir>', 'also read group_vars/ and host_vars/ beside this playbook directory')
     .option('-l, --limit <pattern>', 'restrict the hosts to this pattern')
     .addOption(new Option('--output <file>', 'write to FILE instead of stdout'))
+    .option(
+      '--vault-pass-file, --vault-password-file <file>',
+      'vault password file (repeatable)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option('--vault-id <id>', 'vault identity label@source (repeatable)', (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .option('-J, --ask-vault-pass', 'ask for the vault password')
     .argument('[group]', 'group to start --graph at', 'all')
     .action(async (group: string, opts: Opts) => {
       const actions = [opts.list, opts.host !== undefined, opts.graph].filter(Boolean).length;
@@ -74,11 +89,22 @@ export function inventoryCommand(deps: InventoryCommandDeps = {}): Command {
         throw new UsageError(
           'Conflicting options used, only one of --host, --graph or --list can be used at the same time.',
         );
+      let decryptVault = deps.decryptVault;
+      if (!decryptVault && (opts.vaultPasswordFile || opts.vaultId || opts.askVaultPass)) {
+        const keyring = new Keyring(
+          await loadVaultSecrets({
+            ...(opts.vaultPasswordFile ? { vaultPasswordFile: opts.vaultPasswordFile } : {}),
+            ...(opts.vaultId ? { vaultId: opts.vaultId } : {}),
+            ...(opts.askVaultPass ? { askVaultPass: true } : {}),
+          }),
+        );
+        decryptVault = (c, where) => keyring.decryptText(c, where);
+      }
       const inv = await loadInventory({
         sources: opts.inventory ?? defaultSources(),
         warn,
         ...(opts.playbookDir !== undefined ? { playbookDir: opts.playbookDir } : {}),
-        ...(deps.decryptVault ? { decryptVault: deps.decryptVault } : {}),
+        ...(decryptVault ? { decryptVault } : {}),
       });
       const outOpts = {
         export: opts.export === true,
