@@ -5,10 +5,12 @@
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { UsageError } from '../src/errors.js';
 import type { EventSink, HostStats, RunEvent } from '../src/events/types.js';
+import { GithubOutput } from '../src/output/github.js';
 import { JsonLinesOutput } from '../src/output/jsonl.js';
+import { JUnitOutput } from '../src/output/junit.js';
 import type { Redactor } from '../src/output/redact.js';
 
-export const FORMATS = ['json', 'summary'] as const;
+export const FORMATS = ['json', 'summary', 'junit', 'github'] as const;
 
 /** A final JSON summary: recap, per-host totals, failures, duration. */
 class SummaryOutput implements EventSink {
@@ -46,6 +48,12 @@ export function buildSinks(specs: string[] | undefined, human: EventSink, redact
         break;
       case 'summary':
         sinks.push(new SummaryOutput(path, redactor));
+        break;
+      case 'junit':
+        sinks.push(new JUnitOutput({ path, redactor }));
+        break;
+      case 'github':
+        sinks.push(new GithubOutput({ path, redactor }));
         break;
       default:
         throw new UsageError(`unknown output format '${format}'`, `use one of: ${FORMATS.join(', ')}`);
