@@ -13,6 +13,7 @@ import { BYPASS_HOST_LOOP } from './actions.js';
 import type { DecryptFile } from './controller-files.js';
 import { TaskExecutor, type TaskOutcome, taskRef } from './executor.js';
 import type { RunnerOptions } from './options.js';
+import type { RunnerDeps } from './playbook.js';
 import type {
   Connector,
   InventoryView,
@@ -35,21 +36,24 @@ export interface Redactor {
   redactValue<T>(v: T): T;
 }
 
-/** Shared by all plays of one playbook run. */
-export interface RunShared {
-  options: RunnerOptions;
-  inventory: InventoryView;
-  templar: TemplateEngine;
-  connector: Connector;
-  specs: SpecResolver;
-  loader: TaskLoader;
-  redactor: Redactor;
-  emit: (e: RunEvent) => void;
+/** Shared by all plays of one playbook run: the run's parts (RunnerDeps) plus its state. */
+export interface RunShared
+  extends Pick<
+    RunnerDeps,
+    | 'options'
+    | 'inventory'
+    | 'templar'
+    | 'connector'
+    | 'specs'
+    | 'loader'
+    | 'redactor'
+    | 'emit'
+    | 'omit'
+    | 'decryptFile'
+  > {
   hosts: Map<string, HostState>;
   hostState: (name: string) => HostState;
   stats: (host: string) => import('../events/types.js').HostStats;
-  decryptFile?: DecryptFile;
-  omit: string;
   playbookDir: string;
   interrupted: () => boolean;
   /** Selected by --tags / --skip-tags? */
