@@ -60,6 +60,8 @@ export interface RunShared
   selected: (tags: string[]) => boolean;
   /** Extra magic vars of the run (ansible_version, ansible_check_mode, ...). */
   magic: Record<string, unknown>;
+  /** --start-at-task: false for every task until the named one is reached (then true for good). */
+  reachedStartTask: (task: TaskNode) => boolean;
 }
 
 type WalkResult = 'ok' | 'failed' | 'stopped';
@@ -506,6 +508,7 @@ export class PlayRun {
         continue;
       }
       if (!this.shared.selected(n.tags)) continue;
+      if (!this.shared.reachedStartTask(n)) continue;
       const out = await this.runTask(gate, n, host, scope, p, { rescuable });
       if (!out) continue;
       if (out.status === 'failed' || out.status === 'unreachable') return 'failed';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { emptyStats, type HostStats, type RunEvent } from '../events/types.js';
-import type { Play, Playbook } from '../playbook/types.js';
+import type { Play, Playbook, TaskNode } from '../playbook/types.js';
 import type { DecryptFile } from './controller-files.js';
 import type { RunnerOptions } from './options.js';
 import { PlayRun, type Redactor, type RunShared } from './play.js';
@@ -36,6 +36,14 @@ export interface RunnerDeps {
 export interface RunOutcome {
   exitCode: number;
   stats: Record<string, HostStats>;
+}
+
+function globRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
 }
 
 function batchesOf(hosts: string[], serial: unknown): string[][] {
@@ -96,6 +104,15 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
     return stats[name];
   };
   const o = deps.options;
+  let atStartTask = o.startAtTask === undefined;
+  const startRe = o.startAtTask === undefined ? undefined : globRegExp(o.startAtTask);
+  // Ansible matches the task's name, or `role : name`, exactly or as a shell-style glob.
+  const reachedStartTask = (t: TaskNode) => {
+    if (atStartTask) return true;
+    const names = [t.name ?? '', t.origin.role && t.name ? `${t.origin.role.name} : ${t.name}` : ''];
+    if (names.some((n) => n !== '' && (n === o.startAtTask || startRe!.test(n)))) atStartTask = true;
+    return atStartTask;
+  };
   const shared: RunShared = {
     options: o,
     inventory: deps.inventory,
@@ -112,6 +129,7 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
     playbookDir: pb.plays[0]?.baseDir ?? process.cwd(),
     interrupted: () => deps.signal?.aborted ?? false,
     selected: deps.selected ?? (() => true),
+    reachedStartTask,
     magic: {
       ansible_check_mode: o.check,
       ansible_diff_mode: o.diff,
