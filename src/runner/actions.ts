@@ -8,7 +8,7 @@ import type { TaskResult } from '../../modules/types.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { TaskNode } from '../playbook/types.js';
 import type { Effects, TaskExecutor, TaskOutcome } from './executor.js';
-import { statusOf } from './executor.js';
+import { asBool, statusOf } from './executor.js';
 import type { PlayRun } from './play.js';
 import type { VarLookup } from './ports.js';
 import type { HostState, TaskScope } from './vars.js';
@@ -33,11 +33,6 @@ function args(run: PlayRun, task: TaskNode, vars: VarLookup): Record<string, unk
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(a)) if (v !== run.omit) out[k] = v;
   return out;
-}
-
-function asBool(v: unknown): boolean {
-  if (typeof v === 'string') return ['yes', 'true', 'on', '1', 'y'].includes(v.toLowerCase());
-  return Boolean(v);
 }
 
 function listOf(v: unknown): unknown[] {

@@ -10,11 +10,17 @@ import type { ControllerFiles } from '../../modules/types.js';
 
 export type DecryptFile = (data: Buffer, where: string) => Buffer;
 
-export function findInSearchPath(searchPath: string[], kind: string, path: string): string | undefined {
-  if (isAbsolute(path)) return existsSync(path) ? path : undefined;
+/** The first of DIR/KIND/PATH, DIR/PATH over the search path that `accept`s (default: exists). */
+export function findInSearchPath(
+  searchPath: string[],
+  kind: string,
+  path: string,
+  accept: (candidate: string) => boolean = existsSync,
+): string | undefined {
+  if (isAbsolute(path)) return accept(path) ? path : undefined;
   for (const dir of searchPath) {
     for (const candidate of [join(dir, kind, path), join(dir, path)]) {
-      if (existsSync(candidate)) return candidate;
+      if (accept(candidate)) return candidate;
     }
   }
   return undefined;

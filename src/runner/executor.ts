@@ -51,16 +51,12 @@ export function taskRef(task: TaskNode, name?: string): TaskRef {
   return ref;
 }
 
-function asBool(v: unknown): boolean {
+/** Ansible's truthiness of a templated keyword value (become, ignore_errors, loop_control.extended...). */
+export function asBool(v: unknown): boolean {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'string') return ['yes', 'true', 'on', '1', 'y'].includes(v.toLowerCase());
   if (typeof v === 'number') return v !== 0;
   return Boolean(v);
-}
-
-/** How Python's str() prints a value (item labels, environment values), e.g. {'key': 'port'}. */
-function pyRepr(v: unknown): string {
-  return pyStr(v);
 }
 
 export const NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER';
@@ -234,9 +230,9 @@ export class TaskExecutor {
       const itemVars = this.varsFor(host, itemScope, task);
       let label: string;
       try {
-        label = pyRepr(lc.label !== undefined ? this.run.templar.template(lc.label, itemVars) : item);
+        label = pyStr(lc.label !== undefined ? this.run.templar.template(lc.label, itemVars) : item);
       } catch {
-        label = pyRepr(item);
+        label = pyStr(item);
       }
       let out: TaskOutcome;
       if (!this.conditionsPass(task, itemVars)) {
@@ -424,7 +420,7 @@ export class TaskExecutor {
     for (const level of levels) {
       const v = this.run.templar.template(level, vars);
       if (v && typeof v === 'object' && !Array.isArray(v)) {
-        for (const [k, val] of Object.entries(v)) env[k] = typeof val === 'string' ? val : pyRepr(val);
+        for (const [k, val] of Object.entries(v)) env[k] = typeof val === 'string' ? val : pyStr(val);
       }
     }
     return env;

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+import { findInSearchPath } from './controller-files.js';
 import type { TemplateEngine, VarLookup } from './ports.js';
 
 export class LoopError extends Error {}
@@ -78,17 +79,18 @@ export interface LoopContext {
   searchPath: string[];
 }
 
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** File lookups take regular files only; an absolute name is used as given. */
 function findControllerFile(name: string, ctx: LoopContext, sub: string): string | undefined {
   if (isAbsolute(name)) return name;
-  for (const dir of ctx.searchPath) {
-    for (const candidate of [join(dir, sub, name), join(dir, name)]) {
-      try {
-        readFileSync(candidate, { flag: 'r' });
-        return candidate;
-      } catch {}
-    }
-  }
-  return undefined;
+  return findInSearchPath(ctx.searchPath, sub, name, isFile);
 }
 
 /** The items of a task's loop, templated. */
@@ -227,12 +229,6 @@ export function fileGlob(pattern: string): string[] {
   return names
     .filter((n) => re.test(n) && !n.startsWith('.'))
     .map((n) => join(dir, n))
-    .filter((p) => {
-      try {
-        return statSync(p).isFile();
-      } catch {
-        return false;
-      }
-    })
+    .filter(isFile)
     .sort();
 }
