@@ -187,6 +187,14 @@ export function validateArgs(
       continue;
     }
     v = r.value;
+    if (def.choices && (v === 'True' || v === 'False')) {
+      // YAML turned `no`/`yes` into a bool and str coercion made it 'False'/'True': like
+      // AnsibleModule, map it back when exactly one boolean spelling is among the choices
+      // (uri follow_redirects: no).
+      const spellings = v === 'True' ? TRUE : FALSE;
+      const overlap = def.choices.filter((c) => typeof c === 'string' && spellings.has(c));
+      if (overlap.length === 1 && !def.choices.includes(v)) v = overlap[0];
+    }
     args[name] = v;
     if (def.choices && !def.choices.some((c) => c === v || String(c) === String(v))) {
       errors.push(

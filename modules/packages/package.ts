@@ -12,7 +12,7 @@ import { dnf, yum } from './rpm.js';
 
 export interface PackageArgs {
   name: string[];
-  state: string;
+  state?: string;
   use: string;
 }
 
@@ -65,7 +65,9 @@ export const packageModule: Module<PackageArgs> = {
   args: {
     options: {
       name: { type: 'list', elements: 'str', required: true },
-      state: { type: 'str', required: true },
+      // Documented as required, but ansible-core hands an absent state to the backend
+      // module, whose default (present) applies: `package: name=x` works there.
+      state: { type: 'str' },
       use: { type: 'str', default: 'auto' },
     },
   },
