@@ -6,11 +6,12 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { UsageError } from '../src/errors.js';
 import type { EventSink, HostStats, RunEvent } from '../src/events/types.js';
 import { GithubOutput } from '../src/output/github.js';
+import { HtmlOutput } from '../src/output/html.js';
 import { JsonLinesOutput } from '../src/output/jsonl.js';
 import { JUnitOutput } from '../src/output/junit.js';
 import type { Redactor } from '../src/output/redact.js';
 
-export const FORMATS = ['json', 'summary', 'junit', 'github'] as const;
+export const FORMATS = ['json', 'summary', 'junit', 'github', 'html'] as const;
 
 /** A final JSON summary: recap, per-host totals, failures, duration. */
 class SummaryOutput implements EventSink {
@@ -54,6 +55,9 @@ export function buildSinks(specs: string[] | undefined, human: EventSink, redact
         break;
       case 'github':
         sinks.push(new GithubOutput({ path, redactor }));
+        break;
+      case 'html':
+        sinks.push(new HtmlOutput({ path, redactor }));
         break;
       default:
         throw new UsageError(`unknown output format '${format}'`, `use one of: ${FORMATS.join(', ')}`);
