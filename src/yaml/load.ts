@@ -46,8 +46,56 @@ export interface LoadedYaml {
   problems: Problem[];
 }
 
-function tagsFor(file: string, lc: { current?: LineCounter }, opts: YamlLoadOptions): Tags {
-  return [
+/**
+ * PyYAML's implicit resolvers differ from the `yaml` package's YAML 1.1 schema in two places
+ * that change values users write every day: `y`/`n` (and `Y`/`N`) stay strings, and a float
+ * needs a dot, with a signed exponent (`1e3` and `1.0e3` are strings, `1.0e+3` is 1000.0);
+ * and a decimal int never starts with 0 (`08` is a string).
+ */
+const PYYAML_BOOL_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const PYYAML_BOOL_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+const PYYAML_FLOAT = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?)$/;
+
+const PYYAML_INT_DEC = /^[-+]?(?:0|[1-9][0-9_]*)$/;
+const PYYAML_INT_SEXAGESIMAL = /^[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+$/;
+
+type ScalarTag = Exclude<Tags[number], string> & { test?: RegExp; resolve?: unknown };
+
+function pyyamlScalars(defaults: Tags): Tags {
+  const out: Tags = [];
+  let floatDone = false;
+  for (const t of defaults) {
+    if (typeof t === 'string') {
+      out.push(t);
+      continue;
+    }
+    const tag = t as ScalarTag;
+    if (tag.tag === 'tag:yaml.org,2002:bool' && tag.test) {
+      const truthy = tag.test.test('true');
+      out.push({ ...tag, test: truthy ? PYYAML_BOOL_TRUE : PYYAML_BOOL_FALSE } as Tags[number]);
+    } else if (
+      tag.tag === 'tag:yaml.org,2002:float' &&
+      tag.test &&
+      (tag.test.test('1.5') || tag.test.test('1e3'))
+    ) {
+      // The two decimal/exponent float resolvers become one with PyYAML's rule.
+      if (!floatDone) out.push({ ...tag, test: PYYAML_FLOAT } as Tags[number]);
+      floatDone = true;
+    } else if (tag.tag === 'tag:yaml.org,2002:int' && tag.test?.test('08')) {
+      // `08` is a string for PyYAML: a decimal int starts with 1-9 (or is 0)
+      out.push({ ...tag, test: PYYAML_INT_DEC } as Tags[number]);
+    } else if (tag.tag === 'tag:yaml.org,2002:int' && tag.test?.test('0:30')) {
+      out.push({ ...tag, test: PYYAML_INT_SEXAGESIMAL } as Tags[number]);
+    } else {
+      out.push(t);
+    }
+  }
+  return out;
+}
+
+function tagsFor(file: string, opts: YamlLoadOptions): (defaults: Tags) => Tags {
+  return (defaults) => [
+    ...pyyamlScalars(defaults),
     {
       tag: '!vault',
       resolve(value: string) {
@@ -62,7 +110,7 @@ function tagsFor(file: string, lc: { current?: LineCounter }, opts: YamlLoadOpti
         return new UnsafeString(value);
       },
     },
-  ] as Tags;
+  ];
 }
 
 export function loadYaml(text: string, file: string, opts: YamlLoadOptions = {}): LoadedYaml {
@@ -71,7 +119,7 @@ export function loadYaml(text: string, file: string, opts: YamlLoadOptions = {})
   const parsed = YAML.parseAllDocuments(text, {
     lineCounter,
     version: '1.1', // Ansible uses PyYAML: yes/no/on/off are booleans
-    customTags: tagsFor(file, { current: lineCounter }, opts),
+    customTags: tagsFor(file, opts),
     uniqueKeys: false, // Ansible warns and takes the last value
     prettyErrors: false,
   });
