@@ -112,11 +112,21 @@ export class Keyring {
   }
 
   private noteDecrypted(text: string, where: string): void {
-    if (text.trimEnd().includes('\n')) {
-      const y = loadYaml(text, where, { decryptVault: (c, w) => this.decrypt(c, w).toString('utf8') });
-      const doc = y.problems.length === 0 && y.docs.length > 0 ? y.docs : undefined;
-      if (doc?.some((d) => d !== null && typeof d === 'object')) {
-        this.noteSecretsIn(doc);
+    // A one-line vars file (`db_password: x`) is a mapping too: its value must be registered,
+    // not only the whole line (that leaked `x` everywhere). A one-line inline value that
+    // happens to parse as a mapping keeps its whole text registered as well.
+    const multiLine = text.trimEnd().includes('\n');
+    if (multiLine || /:\s|^\s*[-{[]/.test(text)) {
+      let docs: unknown[] | undefined;
+      try {
+        const y = loadYaml(text, where, { decryptVault: (c, w) => this.decrypt(c, w).toString('utf8') });
+        docs = y.problems.length === 0 && y.docs.length > 0 ? y.docs : undefined;
+      } catch {
+        docs = undefined;
+      }
+      if (docs?.some((d) => d !== null && typeof d === 'object')) {
+        this.noteSecretsIn(docs);
+        if (!multiLine) this.noteSecret(text);
         return;
       }
     }

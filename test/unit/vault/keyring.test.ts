@@ -164,6 +164,17 @@ describe('Keyring', () => {
     expect(seen).toEqual([key]);
   });
 
+  it('a one-line encrypted vars file registers its value (it leaked before), an inline value stays whole', () => {
+    const kr = new Keyring([{ id: 'default', password: PASSWORD }]);
+    const seen: string[] = [];
+    kr.onSecret((s) => seen.push(s));
+    kr.decryptText(kr.encrypt('db_password: Pl4nted-0042\n'), 'secrets.yml');
+    expect(seen).toContain('Pl4nted-0042');
+    seen.length = 0;
+    kr.decryptText(kr.encrypt('plain-s3cret'), 'inline');
+    expect(seen).toEqual(['plain-s3cret']);
+  });
+
   it('prepare() derives the keys of every inline value and whole file ahead, in parallel', async () => {
     const kr = new Keyring([
       { id: 'dev', password: Buffer.from('dev-pw') },
