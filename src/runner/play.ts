@@ -627,7 +627,9 @@ export class PlayRun {
     if (!task.name) return task.actionAs;
     if (!task.name.includes('{{')) return task.name;
     try {
-      return String(this.templar.template(task.name, this.executor.varsFor(w.host, w.scope, task)));
+      // A templated name can hold a vault value: it goes into task.start events and banners.
+      const name = String(this.templar.template(task.name, this.executor.varsFor(w.host, w.scope, task)));
+      return this.shared.redactor.redactValue(name);
     } catch {
       return task.name;
     }
