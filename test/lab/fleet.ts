@@ -8,6 +8,7 @@ import { cleanupStale } from '../../src/machine/cleanup.js';
 import { attachHost, bootHost, MachineError, stopHostDir, stopHostDirs } from '../../src/machine/host.js';
 import { findFreePortRange, portFree } from '../../src/machine/ports.js';
 import { canonicalPath } from '../../src/machine/processes.js';
+import { sshdCommand } from '../../src/machine/sshd-layer.js';
 import {
   diffSnapshots,
   digestOf,
@@ -16,7 +17,7 @@ import {
   type SnapshotDiff,
   snapshotDir,
 } from './digest.js';
-import { fillUpper, freeId, LAB_SSHD_CONFIG, readMachineTables, writeLayerTemplate } from './host-layer.js';
+import { fillUpper, freeId, readMachineTables, writeLayerTemplate } from './host-layer.js';
 
 const run = promisify(execFile);
 
@@ -81,14 +82,6 @@ export interface StartFleetOptions {
 function hostNames(prefix: string, count: number): string[] {
   const width = Math.max(2, String(count).length);
   return Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(width, '0')}`);
-}
-
-function sshdCommand(port: number): string[] {
-  return [
-    '/bin/sh',
-    '-c',
-    `mkdir -p -m 755 /run/sshd && exec /usr/sbin/sshd -D -e -f ${LAB_SSHD_CONFIG} -p ${port}`,
-  ];
 }
 
 export class Fleet {
