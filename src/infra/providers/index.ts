@@ -6,6 +6,8 @@ import type { Provider, ResourceType } from '../provider.js';
 import { commandProvider } from './command.js';
 import { inventoryProvider } from './inventory.js';
 import { localProvider } from './local.js';
+import { machineProvider } from './machine.js';
+import { postgresqlProvider } from './postgresql.js';
 import { randomProvider } from './random.js';
 import { tlsProvider } from './tls.js';
 
@@ -15,6 +17,8 @@ export const providers: Provider[] = [
   tlsProvider,
   commandProvider,
   inventoryProvider,
+  machineProvider,
+  postgresqlProvider,
 ];
 
 /** Resource types by name; data sources under their own map (a name may be both). */
