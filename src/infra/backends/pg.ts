@@ -25,6 +25,8 @@ export interface PgBackendOptions {
   schemaName?: string;
   /** Default `default`. */
   workspace?: string;
+  /** The schema and tables exist already (created by a DBA); init only checks them. */
+  skipSchemaCreation?: boolean;
   /** How often a waiting `lock` retries. Default 500 ms. */
   retryMs?: number;
 }
@@ -39,7 +41,40 @@ function redactConnStr(connStr: string): string {
   }
 }
 
-export function createPgBackend(opts: PgBackendOptions): Backend {
+/** Backend options as written in config (`backend: {pg: {conn_str, schema_name, skip_schema_creation}}`). */
+export interface PgBackendConfig {
+  conn_str?: unknown;
+  schema_name?: unknown;
+  skip_schema_creation?: unknown;
+  workspace?: unknown;
+}
+
+/** Options from either spelling, with Terraform's PG_CONN_STR / PG_SCHEMA_NAME environment as fallback. */
+export function pgBackendOptions(
+  o: Partial<PgBackendOptions> & PgBackendConfig,
+  env = process.env,
+): PgBackendOptions {
+  const s = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const connStr = s(o.connStr) ?? s(o.conn_str) ?? s(env.PG_CONN_STR);
+  if (connStr === undefined) {
+    throw new PgBackendError(
+      'the pg backend needs conn_str',
+      'set backend.pg.conn_str or the PG_CONN_STR environment variable',
+    );
+  }
+  const out: PgBackendOptions = { connStr };
+  const schemaName = s(o.schemaName) ?? s(o.schema_name) ?? s(env.PG_SCHEMA_NAME);
+  if (schemaName !== undefined) out.schemaName = schemaName;
+  const workspace = s(o.workspace) ?? s(env.DROVER_WORKSPACE);
+  if (workspace !== undefined) out.workspace = workspace;
+  const skip = o.skipSchemaCreation ?? o.skip_schema_creation ?? env.PG_SKIP_SCHEMA_CREATION;
+  if (skip === true || skip === 'true' || skip === '1') out.skipSchemaCreation = true;
+  if (o.retryMs !== undefined) out.retryMs = o.retryMs;
+  return out;
+}
+
+export function createPgBackend(given: Partial<PgBackendOptions> & PgBackendConfig): Backend {
+  const opts = pgBackendOptions(given);
   const schemaName = opts.schemaName ?? 'drover_remote_state';
   const workspace = opts.workspace ?? 'default';
   const retryMs = opts.retryMs ?? 500;
@@ -90,6 +125,20 @@ export function createPgBackend(opts: PgBackendOptions): Backend {
   const init = async (): Promise<void> => {
     if (initialised) return;
     const c = await connect();
+    if (opts.skipSchemaCreation) {
+      const r = await c.query(
+        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('states', 'state_backups', 'locks')`,
+        [schemaName],
+      );
+      if ((r.rows[0] as { n: number }).n !== 3) {
+        throw new PgBackendError(
+          `${where}: skip_schema_creation is set but ${schemaName}.states, state_backups and locks do not all exist`,
+          'create them once without skip_schema_creation (drover infra init), or ask the database owner to',
+        );
+      }
+      initialised = true;
+      return;
+    }
     // Two first-time inits at once would race on CREATE SCHEMA IF NOT EXISTS (a unique violation).
     await c.query('BEGIN');
     try {

@@ -436,7 +436,10 @@ async function createMachine(config: Attrs, ctx: ProviderContext): Promise<Attrs
       state_dir: hostDir,
       id,
     };
-    if (privateKeyPath !== undefined) out.private_key_path = privateKeyPath;
+    if (privateKeyPath !== undefined) {
+      out.private_key_path = privateKeyPath;
+      out.private_key_file = privateKeyPath;
+    }
     return out;
   } catch (err) {
     await removeHostDir(hostDir).catch(() => undefined);
@@ -453,7 +456,7 @@ export const machine: ResourceType = {
     const a = withDefaults(config);
     // Known before apply when given; the rest shows as (known after apply).
     if (prior) {
-      for (const k of ['name', 'hostname', 'port', 'public_key', 'private_key_path']) {
+      for (const k of ['name', 'hostname', 'port', 'public_key', 'private_key_path', 'private_key_file']) {
         if (a[k] === undefined && prior[k] !== undefined) a[k] = prior[k] ?? null;
       }
       for (const k of ['address', 'host_key', 'known_hosts_file', 'state_dir', 'id'])
@@ -482,7 +485,10 @@ export const machine: ResourceType = {
     // Only port_range and private_key_path can change in place; neither touches the host.
     const a = withDefaults(config);
     const out: Attrs = { ...prior, port_range: a.port_range ?? DEFAULT_PORT_RANGE };
-    if (a.private_key_path !== undefined) out.private_key_path = a.private_key_path;
+    if (a.private_key_path !== undefined) {
+      out.private_key_path = a.private_key_path;
+      out.private_key_file = a.private_key_path;
+    }
     return out;
   },
   async delete(state, ctx) {
@@ -526,6 +532,7 @@ export const machine: ResourceType = {
     if (clientPub) {
       out.public_key = clientPub.trim();
       out.private_key_path = join(st.hostDir, 'id_ed25519');
+      out.private_key_file = out.private_key_path;
     }
     const lower = st.spec.lowerDirs?.[0];
     if (lower && lower !== '/' && !lower.startsWith(join(ctx.workDir, 'images'))) out.rootfs = lower;
