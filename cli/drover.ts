@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DroverError, ExitCode, formatProblem, ValidationError } from '../src/errors.js';
+import { buildCommand } from './build.js';
 import { execCommand } from './exec.js';
+import { infraCommand } from './infra.js';
 import { inventoryCommand } from './inventory.js';
 import { playbookCommand } from './playbook.js';
 import { vaultCommand } from './vault.js';
@@ -57,6 +59,8 @@ export function buildProgram(): Command {
   program.addCommand(execCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(vaultCommand());
+  program.addCommand(buildCommand());
+  program.addCommand(infraCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }
