@@ -69,7 +69,7 @@ With --detailed-exitcode (for CI gates): 0 no changes, 2 changes, 1 failures or 
   return cmd;
 }
 
-function taskLoader(loadOpts: LoadOptions): TaskLoader {
+export function taskLoader(loadOpts: LoadOptions): TaskLoader {
   return {
     loadTasksFile: async (file, origin) => loadTasksFile(file, loadOpts, origin),
     loadRole: async (name, fromDir, params) => loadRole(name, loadOpts, fromDir, params),

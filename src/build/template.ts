@@ -214,7 +214,7 @@ const DEBIAN_VARIANTS = [
   'debootstrap',
   'standard',
 ];
-const CHECKSUM_TYPES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'];
+const CHECKSUM_TYPES = ['sha256', 'sha512'];
 const COMPRESS_FORMATS = ['gzip', 'zstd', 'xz'];
 
 /** A value with its YAML node, so every check can name the place it came from. */

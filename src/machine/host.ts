@@ -102,9 +102,21 @@ export function bootFstab(spec: HostSpec, layers: Layers): string {
     // A foreign rootfs (image builds) may lack the mount points: X-mount.mkdir makes them in the upper layer.
     // A fresh proc shows only the host's own PID namespace.
     ['drover-proc', `${r}/proc`, 'proc', 'nosuid,nodev,noexec,X-mount.mkdir'],
-    ['/dev', `${r}/dev`, 'none', 'rbind,X-mount.mkdir'],
+    spec.dev === 'minimal'
+      ? ['drover-dev', `${r}/dev`, 'tmpfs', 'nosuid,noexec,mode=755,size=64k,X-mount.mkdir']
+      : ['/dev', `${r}/dev`, 'none', 'rbind,X-mount.mkdir'],
     // /dev/shm of the machine would otherwise be shared by every host.
     ['drover-shm', `${r}/dev/shm`, 'tmpfs', 'nosuid,nodev,mode=1777,X-mount.mkdir'],
+    ...(spec.dev === 'minimal'
+      ? [
+          ['devpts', `${r}/dev/pts`, 'devpts', 'newinstance,ptmxmode=0666,mode=620,X-mount.mkdir'] as [
+            string,
+            string,
+            string,
+            string,
+          ],
+        ]
+      : []),
     ['/sys', `${r}/sys`, 'none', 'rbind,X-mount.mkdir'],
     ['drover-run', `${r}/run`, 'tmpfs', 'nosuid,nodev,mode=755,X-mount.mkdir'],
     ['drover-lock', `${r}/run/lock`, 'tmpfs', 'nosuid,nodev,noexec,mode=1777,X-mount.mkdir'],
@@ -124,6 +136,14 @@ export function bootScript(spec: HostSpec, layers: Layers): string {
     `printf %s ${quote(spec.hostname ?? spec.name)} > /proc/sys/kernel/hostname`,
     `mount --all --fstab ${quote(layers.fstab)}`,
   ];
+  if (spec.dev === 'minimal') {
+    // Device nodes on the host's own tmpfs /dev: nothing of the machine's /dev is reachable.
+    const dev = quote(join(layers.root, 'dev'));
+    lines.push(
+      `for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do n=\${d%%:*}; m=\${d#*:}; mknod -m 666 ${dev}/$n c \${m%:*} \${m#*:}; done`,
+      `ln -s /proc/self/fd ${dev}/fd && ln -s /proc/self/fd/0 ${dev}/stdin && ln -s /proc/self/fd/1 ${dev}/stdout && ln -s /proc/self/fd/2 ${dev}/stderr && ln -s pts/ptmx ${dev}/ptmx`,
+    );
+  }
   for (const h of spec.hide ?? []) {
     const target = quote(join(layers.root, h));
     lines.push(

@@ -22,6 +22,11 @@ export interface HostSpec {
   /** Command run chrooted in the host as PID 1 of its own PID namespace. */
   command: string[];
   binds?: BindMount[];
+  /**
+   * `machine` (default): the machine's /dev, rbound. `minimal`: a tmpfs /dev holding only
+   * null, zero, full, random, urandom, tty, pts and shm (a foreign rootfs, e.g. an image build).
+   */
+  dev?: 'machine' | 'minimal';
   /** Paths inside the host covered by an empty read-only tmpfs (e.g. the dir holding the hosts' own layers). */
   hide?: string[];
   /** TCP ports on 127.0.0.1 the command listens on: boot waits until they accept, stop until they are free. */

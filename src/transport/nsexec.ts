@@ -5,9 +5,11 @@
  * the image, nothing to configure); scripts, become and file transfer (temp file + mv, so
  * atomic) are the local transport's, run through the host's own `/bin/sh`.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
-import { quote } from '../shell/quote.js';
+import { envAssignments, quote } from '../shell/quote.js';
 import { LocalConnection } from './local.js';
 
 export interface NsexecOptions {
@@ -38,7 +40,10 @@ export function nsexecLauncher(pid: number, env: Record<string, string> = DEFAUL
 }
 
 export class NsexecConnection extends LocalConnection {
-  private constructor(host: string, launcher: string) {
+  private constructor(
+    host: string,
+    readonly launcher: string,
+  ) {
     super(host, launcher);
   }
 
@@ -48,4 +53,64 @@ export class NsexecConnection extends LocalConnection {
     await chmod(opts.launcherPath, 0o755);
     return new NsexecConnection(opts.host, opts.launcherPath);
   }
+}
+
+export interface StreamOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface StreamResult {
+  rc: number;
+  signal?: string;
+  timedOut?: boolean;
+}
+
+/**
+ * Runs a script in the host with its output delivered as it comes (build logs stream
+ * each step's output live, as Packer does). The process group is killed on timeout or abort.
+ */
+export function streamScript(
+  conn: NsexecConnection,
+  script: string,
+  opts: StreamOptions,
+): Promise<StreamResult> {
+  const prefix = opts.env ? `${envAssignments(opts.env)} ` : '';
+  const body = prefix ? `export ${prefix}\n${script}` : script;
+  return new Promise((resolve, reject) => {
+    const child = spawn(conn.launcher, ['-c', body], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let timedOut = false;
+    const kill = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    };
+    const timer =
+      opts.timeoutMs && opts.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            kill();
+          }, opts.timeoutMs)
+        : undefined;
+    const onAbort = (): void => kill();
+    opts.signal?.addEventListener('abort', onAbort);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => opts.onOutput(s, 'stdout'));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => opts.onOutput(s, 'stderr'));
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const r: StreamResult = {
+        rc: timedOut ? 124 : (code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)),
+      };
+      if (sig) r.signal = sig.replace(/^SIG/, '');
+      if (timedOut) r.timedOut = true;
+      resolve(r);
+    });
+  });
 }
