@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DroverError, ExitCode, formatProblem, ValidationError } from '../src/errors.js';
 import { buildCommand } from './build.js';
-import { buildCommand } from './build.js';
 import { execCommand } from './exec.js';
 import { infraCommand } from './infra.js';
 import { inventoryCommand } from './inventory.js';
@@ -60,7 +59,6 @@ export function buildProgram(): Command {
   program.addCommand(execCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(vaultCommand());
-  program.addCommand(buildCommand());
   program.addCommand(buildCommand());
   program.addCommand(infraCommand());
   for (const c of program.commands) c.exitOverride();
