@@ -96,6 +96,38 @@ const overrides: Record<
   string,
   (this: NjCompilerProto & { native?: boolean; known?: Known }, node: NjNode, frame: unknown) => void
 > = {
+  /** `{% for x in seq if cond %}`: the sequence filtered with the loop names bound to each item. */
+  compilePyForFilter(node, frame) {
+    const f = (frame as { push(): { set(n: string, v: string): void } }).push();
+    const target = node.target as NjNode;
+    const names =
+      target.typename === 'Array'
+        ? (target.children as NjNode[]).map((c) => String(c.value))
+        : [String(target.value)];
+    const item = (this._tmpid as () => string).call(this);
+    this._emit('env.py.filterIter(');
+    this._compileExpression(node.arr as NjNode, frame);
+    this._emit(`, function(${item}) {`);
+    names.forEach((n, i) => {
+      const v = (this._tmpid as () => string).call(this);
+      f.set(n, v);
+      this._emit(`var ${v} = ${names.length > 1 ? `${item}[${i}]` : item};`);
+    });
+    this._emit('return env.py.truthy(');
+    this._compileExpression(node.cond as NjNode, f);
+    this._emit('); })');
+  },
+  /** Jinja's loop.previtem, loop.nextitem and loop.cycle besides nunjucks' own loop vars. */
+  _emitLoopBindings(node, ...rest) {
+    const [arr, i, len] = rest as unknown as [string, string, string];
+    (base._emitLoopBindings as (...a: unknown[]) => void).call(this, node, arr, i, len);
+    this._emit(
+      `frame.set("loop.previtem", ${i} > 0 && Array.isArray(${arr}) ? ${arr}[${i} - 1] : env.py.undef("there is no previous item"));` +
+        `frame.set("loop.nextitem", ${i} < ${len} - 1 && Array.isArray(${arr}) ? ${arr}[${i} + 1] : env.py.undef("there is no next item"));` +
+        `frame.set("loop.cycle", function() { var a = Array.prototype.slice.call(arguments); return a[${i} % a.length]; });` +
+        `frame.set("loop.depth", 1); frame.set("loop.depth0", 0);\n`,
+    );
+  },
   compilePyCall(node, frame) {
     this._emit(`env.py.${node.fn as string}(`);
     (node.children as NjNode[]).forEach((c, i) => {
@@ -294,7 +326,7 @@ for (const [k, f] of Object.entries(overrides)) (PyCompiler.prototype as unknown
   node: NjNode,
   ...types: unknown[]
 ) {
-  if (node.typename === 'PyCall' || node.typename === 'Slice') return;
+  if (node.typename === 'PyCall' || node.typename === 'Slice' || node.typename === 'PyForFilter') return;
   base.assertType.call(this, node, ...types);
 };
 
@@ -336,8 +368,12 @@ function lex(src: string, opts: Dict, rawInVariables: boolean): Tokenizer {
   const next = t.nextToken.bind(t);
   // Jinja balances braces, so `{{ {'a': {'b': 1}} }}` ends at the last `}}`, not the first.
   let braces = 0;
+  let afterComment = false;
   t.nextToken = () => {
-    const tok = next();
+    const tok = next() as ({ type: string; value: string } & Dict) | null;
+    // trim_blocks: Jinja drops the newline right after a comment, nunjucks keeps it.
+    if (afterComment && tok?.type === 'data' && tok.value.startsWith('\n')) tok.value = tok.value.slice(1);
+    afterComment = tok?.type === 'comment';
     if (tok?.type === 'variable-start') {
       inVar = true;
       braces = 0;
@@ -410,6 +446,11 @@ export interface EngineHooks {
   undefinedOkFilters: Set<string>;
   tests: Record<string, TestFn>;
   globals: Dict;
+  /**
+   * Finds the template named by `{% include %}`, `{% import %}` or `{% from %}` in the
+   * template `parent` (its path as given to compile); undefined when there is none.
+   */
+  resolveTemplate?: (name: string, parent: string | undefined) => { path: string; text: string } | undefined;
 }
 
 type NjEnvironment = nunjucks.Environment & { py: Dict; opts: Dict };
@@ -432,6 +473,32 @@ export class JinjaEngine {
     } as nunjucks.ConfigureOptions) as NjEnvironment;
     this.known = { filters: new Set(Object.keys(hooks.filters)), tests: new Set(Object.keys(hooks.tests)) };
     this.env.py = this.runtime();
+    // include/import compile through the Python-semantics compiler too, not nunjucks' own.
+    const templates = new Map<string, nunjucks.Template>();
+    (this.env as unknown as Dict).getTemplate = (
+      name: unknown,
+      _eager: unknown,
+      parent: string | undefined,
+      ignoreMissing: boolean,
+      cb: (err: unknown, t?: unknown) => void,
+    ) => {
+      try {
+        const found = hooks.resolveTemplate?.(String(name), parent === 'undefined' ? undefined : parent);
+        if (!found) {
+          if (ignoreMissing) return cb(null, this.compileTemplate('', String(name)));
+          throw new Error(`template not found: ${String(name)}`);
+        }
+        const key = `${found.path}\0${found.text}`;
+        let t = templates.get(key);
+        if (!t) {
+          t = this.compileTemplate(found.text, found.path);
+          templates.set(key, t);
+        }
+        return cb(null, t);
+      } catch (e) {
+        return cb(e);
+      }
+    };
   }
 
   private top(): RenderFrame {
@@ -503,6 +570,7 @@ export class JinjaEngine {
         return r instanceof SafeString ? String(r) : r;
       },
       tuple: (items: unknown[]) => makeTuple(items),
+      filterIter: (seq: unknown, keep: (x: unknown) => boolean) => pyIter(seq).filter(keep),
       filter: (name: string, _context: unknown, args: unknown[]) => {
         const f = hooks.filters[name];
         if (!f) throw new Error(`No filter named '${name}'.`);
@@ -523,7 +591,15 @@ export class JinjaEngine {
   }
 
   /** Parse and compile once; the result renders any number of times. */
-  compile(src: string, opts: { name?: string; native?: boolean; rawStrings: boolean }): CompiledTemplate {
+  private compileTemplate(src: string, name: string): nunjucks.Template {
+    return this.compileParts(src, { name, rawStrings: false }).tmpl;
+  }
+
+  private compileParts(
+    src: string,
+    opts: { name?: string; native?: boolean; rawStrings: boolean },
+  ): { tmpl: nunjucks.Template; native: boolean; textResult: boolean } {
+    src = trimAfterCommentsAndRaw(src);
     const tokens = lex(src, this.env.opts, opts.rawStrings);
     const parser = new nj.parser.Parser(tokens);
     parser.extensions = [];
@@ -544,6 +620,11 @@ export class JinjaEngine {
       eager: boolean,
     ) => nunjucks.Template;
     const tmpl = new Template({ type: 'code', obj: props }, this.env, opts.name, true);
+    return { tmpl, native, textResult };
+  }
+
+  compile(src: string, opts: { name?: string; native?: boolean; rawStrings: boolean }): CompiledTemplate {
+    const { tmpl, native, textResult } = this.compileParts(src, opts);
     return {
       native,
       textResult,
@@ -557,6 +638,15 @@ export class JinjaEngine {
       },
     };
   }
+}
+
+/**
+ * Jinja's trim_blocks also eats the newline after `{% endraw %}` (nunjucks does not);
+ * moving that newline inside the tag keeps line numbers right. Comments: see lex().
+ */
+function trimAfterCommentsAndRaw(src: string): string {
+  if (!src.includes('endraw')) return src;
+  return src.replace(/\{%(-?\s*endraw\s*)%\}\n/g, '{%$1\n%}');
 }
 
 /** A template that is exactly one `{{ expr }}` (Ansible keeps that value's type). */
@@ -592,6 +682,63 @@ function markFloats(parser: Dict): void {
     const tok = peekToken.call(this);
     const node = parsePrimary.call(this, noPostfix);
     if (tok?.type === 'float' && node.typename === 'Literal') node.isFloat = true;
+    return node;
+  };
+  // `{% for x in seq if cond %}` parses as a for over an else-less inline if: undo that.
+  const parseFor = parser.parseFor as () => NjNode;
+  parser.parseFor = function (this: Dict) {
+    const node = parseFor.call(this);
+    const arr = node.arr as NjNode | undefined;
+    if (arr?.typename === 'InlineIf' && !arr.else_) {
+      node.arr = {
+        typename: 'PyForFilter',
+        arr: arr.body,
+        cond: arr.cond,
+        target: node.name,
+        lineno: arr.lineno,
+        colno: arr.colno,
+      } as NjNode;
+    }
+    return node;
+  };
+  // Jinja's test call forms: `x is name`, `x is name(args)` and `x is name arg` (one argument
+  // without parentheses, as in `3 is in nums` or `n is divisibleby 3`).
+  const nodes = nj.nodes as Record<string, new (...a: unknown[]) => NjNode>;
+  const argStart = new Set([
+    'symbol',
+    'string',
+    'int',
+    'float',
+    'boolean',
+    'none',
+    'left-bracket',
+    'left-curly',
+  ]);
+  parser.parseIs = function (this: Dict) {
+    let node = (this.parseCompare as () => NjNode).call(this);
+    const skip = this.skipSymbol as (s: string) => boolean;
+    if (skip.call(this, 'is')) {
+      const not = skip.call(this, 'not');
+      let test = (this.parsePrimary as (noPostfix?: boolean) => NjNode).call(this, true);
+      const tok = peekToken.call(this) as { type: string; value?: string } | null;
+      if (tok?.type === 'left-paren') {
+        test = (this.parsePostfix as (n: NjNode) => NjNode).call(this, test);
+      } else if (
+        tok &&
+        argStart.has(tok.type) &&
+        !['else', 'or', 'and', 'is', 'if'].includes(String(tok.value))
+      ) {
+        const arg = (this.parsePrimary as () => NjNode).call(this);
+        test = new nodes.FunCall!(
+          test.lineno,
+          test.colno,
+          test,
+          new nodes.NodeList!(arg.lineno, arg.colno, [arg]),
+        );
+      }
+      node = new nodes.Is!(node.lineno, node.colno, node, test);
+      if (not) node = new nodes.Not!(node.lineno, node.colno, node);
+    }
     return node;
   };
 }

@@ -20,6 +20,7 @@ import {
   makeFloat,
   makeTuple,
   num,
+  percentFormat,
   pyAdd,
   pyEq,
   pyIter,
@@ -676,7 +677,7 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
     combine: (v, a, kw) => {
       const recursive = truthy(kw.recursive ?? false);
       const listMerge = str(kw.list_merge ?? 'replace');
-      const dicts = [v, ...a.flatMap((x) => (Array.isArray(x) ? x : [x]))];
+      const dicts = [v, ...a].flatMap((x) => (Array.isArray(x) ? x : [x]));
       let out: Dict = {};
       for (const d of dicts) {
         if (!isDict(d))
@@ -687,7 +688,7 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
     },
     map: (v, a, kw) => {
       const items = seq(v);
-      if (kw.attribute !== undefined) {
+      if (kw.attribute !== undefined && a.length === 0) {
         return items.map((x) => {
           const r = attrPath(x, kw.attribute);
           return isUndefined(r) && kw.default !== undefined ? kw.default : r;
@@ -759,6 +760,8 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
       return ' '.repeat(left) + s + ' '.repeat(pad - left);
     },
     wordcount: (v) => wordcount(str(v)),
+    // Jinja's format: printf-style, positional args as a tuple, keyword args as a mapping.
+    format: (v, args, kw) => percentFormat(str(v), Object.keys(kw).length > 0 ? kw : makeTuple(args)),
     truncate: (v, a, kw) => {
       const s = str(v);
       const len = num(a[0] ?? kw.length ?? 255);
@@ -807,7 +810,7 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
       const by = str(a[1] ?? kw.by ?? 'key');
       const reverse = truthy(a[2] ?? kw.reverse ?? false);
       const idx = by === 'key' ? 0 : 1;
-      return pySort(Object.entries(v), (e) => sortKey(e[idx], cs), reverse);
+      return pySort(Object.entries(v), (e) => sortKey(e[idx], cs), reverse).map((e) => makeTuple(e));
     },
     groupby: (v, a, kw) => groupby(seq(v), a[0] ?? kw.attribute),
     to_json: (v, _a, kw) =>
@@ -886,7 +889,7 @@ export function buildFilters(scope: () => VarScope): Record<string, FilterFn> {
     items: (v) => (isDict(v) ? Object.entries(v) : seq(v)),
     count: (v) => filters.length!(v, [], {}),
     d: (v, a, kw) => filters.default!(v, a, kw),
-    e: (v) => str(v),
+    e: (v, a, kw) => filters.escape!(v, a, kw),
     escape: (v) =>
       str(v)
         .replace(/&/g, '&amp;')

@@ -5,18 +5,11 @@
  */
 import { execSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileGlob } from '../util/fnmatch.js';
 import { attrPath } from './filters.js';
-import { type Dict, isDict, num, percentFormat, pyStr, truthy } from './python.js';
+import { type Dict, isDict, num, percentFormat, pyStr, truthy, typeName } from './python.js';
 import { Undefined } from './undefined.js';
 
 export interface LookupContext {
@@ -40,30 +33,6 @@ function findFile(ctx: LookupContext, subdir: string, term: string): string | un
   }
   const c = resolve(ctx.cwd, term);
   return existsSync(c) ? c : undefined;
-}
-
-function globToRegex(pat: string): RegExp {
-  let re = '';
-  for (const ch of pat) {
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re.replace(/\\\[([^\]]*)\\\]/g, '[$1]')}$`);
-}
-
-function glob(pattern: string): string[] {
-  const dir = dirname(pattern);
-  const re = globToRegex(basename(pattern));
-  try {
-    return readdirSync(dir)
-      .filter((f) => re.test(f) && !f.startsWith('.'))
-      .map((f) => join(dir, f))
-      .filter((p) => statSync(p).isFile())
-      .sort();
-  } catch {
-    return [];
-  }
 }
 
 /** "a=1 b='x y'" as Ansible's parse_kv splits a lookup term. */
@@ -222,40 +191,52 @@ const lookups: Record<string, Lookup> = {
   fileglob: (terms, _kw, ctx) =>
     terms.flatMap((t) => {
       const pat = pyStr(t);
-      if (isAbsolute(pat)) return glob(pat);
+      if (isAbsolute(pat)) return fileGlob(pat);
       for (const dir of ctx.searchPath) {
         for (const base of [join(dir, 'files'), dir]) {
-          const found = glob(join(base, pat));
+          const found = fileGlob(join(base, pat));
           if (found.length) return found;
         }
       }
       return [];
     }),
   first_found: (terms, kw, ctx) => {
-    const files: string[] = [];
-    const paths: string[] = [];
-    let skip = truthy(kw.skip ?? false);
-    const addFiles = (x: unknown) => {
-      for (const f of Array.isArray(x) ? x : [x]) files.push(...pyStr(f).split(/[,;]/).filter(Boolean));
-    };
-    if (kw.files !== undefined) addFiles(kw.files);
-    if (kw.paths !== undefined)
-      for (const p of Array.isArray(kw.paths) ? kw.paths : [kw.paths]) paths.push(...pyStr(p).split(/[,:;]/));
-    for (const t of flat1(terms)) {
-      if (isDict(t)) {
-        if (t.files !== undefined) addFiles(t.files);
-        if (t.paths !== undefined)
-          for (const p of Array.isArray(t.paths) ? t.paths : [t.paths])
-            paths.push(...pyStr(p).split(/[,:;]/));
-        if (t.skip !== undefined) skip = truthy(t.skip);
-      } else files.push(pyStr(t));
-    }
-    for (const f of files) {
-      const cands = paths.length ? paths.map((p) => join(p, f)) : [f];
-      for (const c of cands) {
-        const found = findFile(ctx, 'files', c);
-        if (found) return [found];
+    // Ansible 2.14's _process_terms, quirks included: a string term takes its files/paths
+    // from the keyword options (which then replace the term), a mapping term from itself,
+    // and keyword options with no term at all search nothing.
+    const split = (x: unknown, seps: RegExp): string[] =>
+      x === undefined || x === null
+        ? []
+        : (Array.isArray(x) ? x : [x]).flatMap((e) => pyStr(e).split(seps)).filter(Boolean);
+    const processTerms = (list: unknown[]): [string[], boolean] => {
+      let total: string[] = [];
+      let skip = false;
+      for (const term of list) {
+        let opts: Record<string, unknown>;
+        if (isDict(term)) opts = term;
+        else if (typeof term === 'string') opts = kw;
+        else if (Array.isArray(term)) {
+          const [partial, s] = processTerms(term);
+          total.push(...partial);
+          skip = s;
+          continue;
+        } else
+          throw new LookupError(
+            `Invalid term supplied, can handle string, mapping or list of strings but got: ${typeName(term)} for ${pyStr(term)}`,
+          );
+        const files = split(opts.files, /[,;]/);
+        const paths = split(opts.paths, /[,:;]/);
+        skip = truthy(opts.skip ?? false);
+        if (paths.length > 0) for (const p of paths) for (const fn of files) total.push(join(p, fn));
+        else if (files.length > 0) total = files;
+        else if (typeof term === 'string') total.push(term);
       }
+      return [total, skip];
+    };
+    const [search, skip] = processTerms(terms);
+    for (const f of search) {
+      const found = findFile(ctx, 'files', f);
+      if (found) return [found];
     }
     if (skip) return [];
     throw new LookupError('No file was found when using first_found.');

@@ -518,20 +518,17 @@ export function literalEval(text: string): unknown {
     if (c === "'" || c === '"') return str();
     if (c === 'b' && (s[i + 1] === "'" || s[i + 1] === '"')) fail();
     const m =
-      /^(?:[-+]?(?:\d[\d_]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|0[xX][0-9a-fA-F]+)|True|False|None|true|false|null)/.exec(
+      /^(?:[-+]?(?:\d[\d_]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|0[xX][0-9a-fA-F]+)|True|False|None)/.exec(
         s.slice(i),
       );
     if (!m) return fail();
     i += m[0].length;
     switch (m[0]) {
       case 'True':
-      case 'true':
         return true;
       case 'False':
-      case 'false':
         return false;
       case 'None':
-      case 'null':
         return null;
     }
     const t = m[0].replace(/_/g, '');

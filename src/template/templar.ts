@@ -3,7 +3,9 @@
  * variable resolution (a variable holding a template is rendered when used, with the same
  * vars), Ansible 2.14's type rules for results, compile caching, and error translation.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import { UnsafeString, VaultString } from '../yaml/load.js';
 import { type CompiledTemplate, JinjaEngine, type RenderFrame } from './engine.js';
 import { TemplateError } from './error.js';
@@ -136,7 +138,32 @@ export class Templar {
       undefinedOkFilters,
       tests: buildTests({ cwd: () => this.opts.cwd ?? process.cwd() }),
       globals,
+      resolveTemplate: (name, parent) => this.resolveTemplate(name, parent),
     });
+  }
+
+  /**
+   * A template named by include/import: relative to the including template's dir first,
+   * then the search path's templates/ dirs and the dirs themselves (as Ansible's loader).
+   */
+  private resolveTemplate(
+    name: string,
+    parent: string | undefined,
+  ): { path: string; text: string } | undefined {
+    const dirs: string[] = [];
+    if (parent && isAbsolute(parent)) dirs.push(dirname(parent));
+    for (const d of this.opts.searchPath?.() ?? [this.opts.cwd ?? process.cwd()])
+      dirs.push(join(d, 'templates'), d);
+    const candidates = isAbsolute(name) ? [name] : dirs.map((d) => join(d, name));
+    for (const c of candidates) {
+      try {
+        // Jinja's loader drops one trailing newline (keep_trailing_newline is off).
+        if (statSync(c).isFile()) return { path: c, text: readFileSync(c, 'utf8').replace(/\n$/, '') };
+      } catch {
+        // not there: next candidate
+      }
+    }
+    return undefined;
   }
 
   private currentScope(): VarScope {
@@ -210,12 +237,19 @@ export class Templar {
     return result;
   }
 
-  private compiled(src: string, opts: { native: boolean; rawStrings: boolean }): CompiledTemplate {
-    const key = `${opts.native ? 'n' : 's'}${opts.rawStrings ? 'r' : 'p'}${src}`;
+  private compiled(
+    src: string,
+    opts: { native: boolean; rawStrings: boolean; name?: string | undefined },
+  ): CompiledTemplate {
+    // A template file's path is part of the key: its includes resolve relative to it.
+    const key = `${opts.native ? 'n' : 's'}${opts.rawStrings ? 'r' : 'p'}${opts.name ?? ''}\0${src}`;
     let c = this.cache.get(key);
     if (!c) {
       try {
-        c = this.engine.compile(src, opts);
+        c = this.engine.compile(
+          src,
+          opts.name ? { ...opts, name: opts.name } : { native: opts.native, rawStrings: opts.rawStrings },
+        );
       } catch (e) {
         throw translateError(e, src, true);
       }
@@ -302,7 +336,7 @@ export class Templar {
       ansible_managed: 'Ansible managed',
     };
     const scope = new VarScope(this, (name) => (Object.hasOwn(tvars, name) ? tvars[name] : base(name)));
-    const compiled = this.compiled(text, { native: false, rawStrings: false });
+    const compiled = this.compiled(text, { native: false, rawStrings: false, name: opts.path || undefined });
     const { text: out } = this.render(compiled, text, scope);
     const missing = countTrailingNewlines(text) - countTrailingNewlines(out);
     return missing > 0 ? out + '\n'.repeat(missing) : out;
