@@ -154,20 +154,20 @@ export async function* layerTarStream(blobPath: string, mediaType: string): Asyn
     yield* createReadStream(blobPath).pipe(createGunzip()) as AsyncIterable<Buffer>;
   } else if (isZstd || mediaType.endsWith('zstd')) {
     const child = spawn('zstd', ['-d', '-c', '-q', blobPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const failed = new Promise<never>((_, reject) =>
+    const done = new Promise<number>((resolve, reject) => {
       child.on('error', (e: NodeJS.ErrnoException) =>
         reject(e.code === 'ENOENT' ? toolMissing('zstd', 'zstd') : e),
-      ),
-    );
-    failed.catch(() => {});
+      );
+      child.on('close', (code) => resolve(code ?? 1));
+    });
+    done.catch(() => {}); // awaited below; a consumer that stops early kills the child instead
     try {
       yield* child.stdout as AsyncIterable<Buffer>;
     } finally {
       if (child.exitCode === null) child.kill();
     }
-    await Promise.race([new Promise((r) => child.on('close', r)), failed]);
-    if (child.exitCode !== 0 && child.exitCode !== null)
-      throw new ControllerError(`zstd -d failed on ${blobPath}`);
+    const code = await done;
+    if (code !== 0) throw new ControllerError(`zstd -d failed (exit ${code}) on ${blobPath}`);
   } else {
     yield* createReadStream(blobPath) as AsyncIterable<Buffer>;
   }

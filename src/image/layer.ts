@@ -5,7 +5,7 @@
 
 import type { Stats } from 'node:fs';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ControllerError, UsageError } from '../errors.js';
 import { writeTarBlob } from './blob.js';
@@ -56,6 +56,10 @@ export function compileExcludes(globs: string[] | undefined): (absPath: string) 
   return (p) => res.some((r) => r.test(p));
 }
 
+/** Files up to this size are read in one call; larger ones stream in 1 MiB chunks. */
+const SMALL_FILE = 1 << 20;
+const PREFETCH = 8;
+
 const IGNORED_XATTR = /^(trusted\.overlay\.|user\.overlay\.|security\.selinux$)/;
 
 function major(rdev: number): number {
@@ -74,7 +78,10 @@ function sortKey(name: string): [number, Buffer] {
  * and then names in byte order. The root itself is not an entry.
  */
 export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerator<Buffer> {
+  const rootSt = await lstat(root).catch(() => undefined);
+  if (!rootSt?.isDirectory()) throw new UsageError(`not a directory: ${root}`);
   const sde = Math.floor(opts.sourceDateEpoch);
+  if (!Number.isFinite(sde) || sde < 0) throw new UsageError(`bad SOURCE_DATE_EPOCH ${opts.sourceDateEpoch}`);
   const excluded = compileExcludes(opts.exclude);
   const xattrs = opts.noXattrs ? new Map<string, Record<string, Buffer>>() : await readTreeXattrs(root);
   const hardlinks = new Map<string, string>();
@@ -107,6 +114,7 @@ export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerat
     const abs = rel === '' ? root : join(root, rel);
     const raw = await readdir(abs, { encoding: 'buffer' });
     const children: { name: string; tarName: string; st: Stats; whiteout: boolean }[] = [];
+    const names: string[] = [];
     for (const b of raw) {
       const name = b.toString('utf8');
       if (!Buffer.from(name, 'utf8').equals(b)) {
@@ -115,9 +123,12 @@ export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerat
           'rename the file',
         );
       }
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      if (excluded(`/${childRel}`)) continue;
-      const st = await lstat(join(abs, name));
+      if (!excluded(`/${rel === '' ? name : `${rel}/${name}`}`)) names.push(name);
+    }
+    const stats = await Promise.all(names.map((name) => lstat(join(abs, name))));
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const st = stats[i]!;
       const whiteout = opts.overlay === true && st.isCharacterDevice() && st.rdev === 0;
       if (st.isSocket()) continue;
       children.push({ name, tarName: whiteout ? `.wh.${name}` : name, st, whiteout });
@@ -127,7 +138,21 @@ export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerat
       const [kb, bb] = sortKey(b.tarName);
       return ka - kb || Buffer.compare(ba, bb);
     });
-    for (const c of children) {
+    // Small files are read a few entries ahead, so the disk works while the pipe drains.
+    const ahead = new Map<number, Promise<Buffer>>();
+    const prefetch = (from: number) => {
+      for (let j = from; j < Math.min(children.length, from + PREFETCH); j++) {
+        const c = children[j]!;
+        if (!ahead.has(j) && c.st.isFile() && c.st.size > 0 && c.st.size <= SMALL_FILE && c.st.nlink === 1) {
+          const p = readFile(join(abs, c.name));
+          p.catch(() => {}); // awaited (and reported) when its turn comes
+          ahead.set(j, p);
+        }
+      }
+    };
+    for (let ci = 0; ci < children.length; ci++) {
+      const c = children[ci]!;
+      prefetch(ci);
       const childRel = rel === '' ? c.name : `${rel}/${c.name}`;
       const tarRel = rel === '' ? c.tarName : `${rel}/${c.tarName}`;
       const st = c.st;
@@ -183,7 +208,12 @@ export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerat
         h.size = st.size;
         yield encodeHeader(h);
         let n = 0;
-        if (st.size > 0) {
+        if (st.size > 0 && st.size <= SMALL_FILE) {
+          const data = await (ahead.get(ci) ?? readFile(absChild));
+          ahead.delete(ci);
+          n = data.length;
+          if (n === st.size) yield data;
+        } else if (st.size > 0) {
           for await (const chunk of createReadStream(absChild, { highWaterMark: 1 << 20 })) {
             const b = chunk as Buffer;
             n += b.length;
@@ -210,10 +240,32 @@ export async function* treeTar(root: string, opts: TreeTarOptions): AsyncGenerat
     }
   }
 
-  const st = await lstat(root).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`not a directory: ${root}`);
-  yield* dir('');
+  yield* coalesce(dir(''));
   yield END_OF_ARCHIVE;
+}
+
+/** Joins small buffers (headers, small files) into chunks of about 256 KiB for the pipes. */
+async function* coalesce(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const CHUNK = 256 << 10;
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const b of src) {
+    if (b.length >= CHUNK) {
+      if (size) yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+      yield b;
+      continue;
+    }
+    parts.push(b);
+    size += b.length;
+    if (size >= CHUNK) {
+      yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size) yield Buffer.concat(parts, size);
 }
 
 async function layerOf(dir: string, opts: LayerOptions, overlay: boolean): Promise<LayerInfo> {

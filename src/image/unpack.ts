@@ -157,7 +157,7 @@ async function applyLayer(layer: LayerInfo, root: string): Promise<void> {
     }
     const path = await resolver.resolve(parts);
     created.add(rel);
-    await applyEntry(e, path, root, resolver, dirTimes);
+    await applyEntry(e, path, resolver, dirTimes);
     if (e.xattrs) {
       for (const [name, value] of Object.entries(e.xattrs)) xattrs.push({ path, name, value });
     }
@@ -170,7 +170,6 @@ async function applyLayer(layer: LayerInfo, root: string): Promise<void> {
 async function applyEntry(
   e: ReadEntry,
   path: string,
-  root: string,
   resolver: RootResolver,
   dirTimes: { path: string; mtime: number }[],
 ): Promise<void> {
@@ -228,5 +227,4 @@ async function applyEntry(
   await chown(path, e.uid, e.gid);
   await chmod(path, e.mode & 0o7777);
   await utimes(path, e.mtime, e.mtime);
-  void root;
 }

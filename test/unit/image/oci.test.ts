@@ -11,6 +11,7 @@ import {
   layerFromDir,
   layerFromUpperDir,
   layerTarStream,
+  MEDIA_TYPE,
   type OciImage,
   readOciImage,
   readTar,
@@ -233,6 +234,32 @@ describe('image layers from a real overlay', () => {
       rootfs: { diff_ids: string[] };
     };
     expect(info.rootfs.diff_ids).toEqual(image.layers.map((l) => l.diffId));
+    // a layout written by another tool reads and unpacks the same (the oci:DIR:TAG source)
+    const theirs = await readOciImage(back, 'v1');
+    expect(theirs.layers.map((l) => l.diffId)).toEqual(image.layers.map((l) => l.diffId));
+    const target = join(dir, 'unpacked-theirs');
+    await unpackLayers(theirs.layers, target);
+    expect(await listTree(target)).toEqual(await listTree(merged, { skip: expectedSkip }));
+  });
+
+  it('unpacks zstd and uncompressed layers too', async () => {
+    const zst = join(dir, 'top.tar.zst');
+    await sh(`gzip -dc ${image.layers[1]!.blobPath} > ${dir}/top.tar && zstd -q ${dir}/top.tar -o ${zst}`);
+    const target = join(dir, 'unpacked-zstd');
+    await unpackLayers(
+      [image.layers[0]!, { ...image.layers[1]!, blobPath: zst, mediaType: MEDIA_TYPE.layerZstd }],
+      target,
+    );
+    expect(await listTree(target)).toEqual(await listTree(merged, { skip: expectedSkip }));
+    const plain = await layerFromUpperDir(upper, {
+      blobsDir: join(dir, 'plain'),
+      sourceDateEpoch: SDE,
+      exclude: ['/tmp/*'],
+      compression: 'none',
+    });
+    expect(plain.diffId).toBe(image.layers[1]!.diffId);
+    expect(plain.digest).toBe(plain.diffId);
+    expect(plain.mediaType).toBe(MEDIA_TYPE.layerTar);
   });
 
   it('writes a docker-archive skopeo reads, and umoci unpacks after conversion', async () => {
