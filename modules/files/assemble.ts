@@ -7,6 +7,7 @@ import { parseReport } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
 import type { Module, PlanContext, Step, TaskResult } from '../types.js';
 import { failureFrom, fileAttrs, fileCommonArgs, isResult } from './common.js';
+import { ansibleDiffHeaders } from './copy.js';
 import { md5, putStep, sha1 } from './put.js';
 import { PyRegexError, pyRegex } from './pyregex.js';
 
@@ -120,10 +121,16 @@ async function planAssemble(args: AssembleArgs, ctx: PlanContext): Promise<Step 
         mode: attrs.mode,
         backup: args.backup,
         ...(args.validate ? { validate: args.validate } : {}),
-        srcLabel: args.src,
+        // Ansible assembles controller fragments into a temp file and diffs against that
+        // (a random path); with remote_src the module runs on the target and returns no diff.
+        srcLabel: 'dynamically generated',
       },
       ctx,
-      (res) => ({ ...res, src: args.src, checksum: sha1(content), md5sum: md5(content) }),
+      (res, report) => {
+        const shaped = ansibleDiffHeaders(res, report);
+        if (args.remote_src) delete shaped.diff;
+        return { ...shaped, src: args.src, checksum: sha1(content), md5sum: md5(content) };
+      },
     );
   const opts = { delimiter: args.delimiter, regexp, ignoreHidden: args.ignore_hidden };
   if (!args.remote_src) {

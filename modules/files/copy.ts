@@ -5,10 +5,10 @@
  * per file, so a whole tree still costs one round trip.
  */
 import { quote } from '../../src/shell/quote.js';
-import { parseReport } from '../sh/protocol.js';
+import { parseReport, type Report } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
 import { parseStat } from '../sh/stat.js';
-import type { Module, PlanContext, Step, TaskResult } from '../types.js';
+import type { FileDiff, Module, PlanContext, Step, TaskResult } from '../types.js';
 import { basename, failureFrom, fileAttrs, fileCommonArgs, isResult, statResult } from './common.js';
 import { md5, type PutOptions, putStep, sha1 } from './put.js';
 
@@ -132,8 +132,8 @@ async function planCopy(args: CopyArgs, ctx: PlanContext): Promise<Step | TaskRe
   if (content !== undefined) {
     if (args.dest.endsWith('/')) return { failed: true, msg: 'can not use content with a dir as dest' };
     const sum = sha1(content);
-    return putStep({ ...common, content }, ctx, (res) => ({
-      ...res,
+    return putStep({ ...common, content }, ctx, (res, report) => ({
+      ...ansibleDiffHeaders(res, report),
       src: 'dynamically generated',
       checksum: sum,
       md5sum: md5(content),
@@ -179,8 +179,8 @@ async function planCopy(args: CopyArgs, ctx: PlanContext): Promise<Step | TaskRe
     return putStep(
       { ...common, mode, content, srcBase: basename(args.src), srcLabel: found },
       ctx,
-      (res) => ({
-        ...res,
+      (res, report) => ({
+        ...ansibleDiffHeaders(res, report),
         src: found,
         checksum: sum,
         md5sum: md5(content),
@@ -263,34 +263,59 @@ async function planTree(
   return step;
 }
 
+/**
+ * Ansible's copy action names the destination as the diff's before header only when it
+ * existed (a new file diffs against an unnamed empty "before").
+ */
+export function ansibleDiffHeaders(res: TaskResult, report: Report): TaskResult {
+  const d = res.diff as FileDiff | undefined;
+  if (d && !report.has('before') && !report.has('before_large')) {
+    const { before_header: _, ...rest } = d;
+    return { ...res, diff: rest };
+  }
+  return res;
+}
+
 function planRemoteCopy(args: CopyArgs, common: Omit<PutOptions, 'content'>, ctx: PlanContext): Step {
   const src = args.src ?? '';
   if (!src.endsWith('/')) {
     // A file, or a directory copied as dest/basename(src): the script decides which.
-    const fileStep = putStep(
-      { ...common, content: Buffer.alloc(0), fromSrc: src, srcBase: basename(src), srcLabel: src },
-      ctx,
-      (res, report) => {
-        const out: TaskResult = { ...res, src };
-        const checksum = report.get('checksum');
-        if (checksum) out.checksum = checksum;
-        const m = report.get('md5sum');
-        if (m) out.md5sum = m;
-        return out;
-      },
-    );
+    // mode=preserve takes the source file's mode, as the copy module does with remote_src.
+    const fileStep = (srcMode: string | undefined) =>
+      putStep(
+        {
+          ...common,
+          ...(args.mode === 'preserve' && srcMode ? { mode: srcMode.padStart(4, '0') } : {}),
+          content: Buffer.alloc(0),
+          fromSrc: src,
+          srcBase: basename(src),
+          srcLabel: src,
+        },
+        ctx,
+        (res, report) => {
+          // With remote_src Ansible's copy module runs on the target and returns no diff.
+          const { diff: _, ...noDiff } = res;
+          const out: TaskResult = { ...noDiff, src };
+          const checksum = report.get('checksum');
+          if (checksum) out.checksum = checksum;
+          const m = report.get('md5sum');
+          if (m) out.md5sum = m;
+          return out;
+        },
+      );
     const treeStep = remoteTreeStep(src, `${args.dest.replace(/\/+$/, '')}/${basename(src)}`, common, ctx);
     return {
       script: shScript({
         check: ctx.check,
         vars: { src: shPath(src) },
         tilde: ['src'],
-        body: 'dr_out type "$(dr_type "$src")"',
+        body: 'dr_out type "$(dr_type "$src")"; [ -f "$src" ] && dr_out mode "$(stat -L -c %a "$src")"',
       }),
       parse(r) {
-        const t = parseReport(r.stdout).get('type');
+        const report = parseReport(r.stdout);
+        const t = report.get('type');
         if (t === 'absent') return { failed: true, msg: `Source ${src} not found` };
-        return t === 'directory' ? treeStep : fileStep;
+        return t === 'directory' ? treeStep : fileStep(report.get('mode'));
       },
     };
   }

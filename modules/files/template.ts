@@ -5,6 +5,7 @@
  */
 import type { Module, PlanContext, Step, TaskResult } from '../types.js';
 import { basename, fileAttrs, fileCommonArgs, isResult } from './common.js';
+import { ansibleDiffHeaders } from './copy.js';
 import { md5, putStep, sha1 } from './put.js';
 
 export interface TemplateArgs {
@@ -56,7 +57,9 @@ async function planTemplate(args: TemplateArgs, ctx: PlanContext): Promise<Step 
     dest: args.dest,
     content,
     srcBase: basename(args.src),
-    srcLabel: found,
+    // Ansible's template action renders into a controller temp file and names that file as the
+    // diff's after header; drover names no file (as copy with content does).
+    srcLabel: 'dynamically generated',
     owner: attrs.owner,
     group: attrs.group,
     mode,
@@ -65,7 +68,12 @@ async function planTemplate(args: TemplateArgs, ctx: PlanContext): Promise<Step 
     follow: args.follow,
     ...(args.validate ? { validate: args.validate } : {}),
   };
-  return putStep(o, ctx, (res) => ({ ...res, src: found, checksum: sha1(content), md5sum: md5(content) }));
+  return putStep(o, ctx, (res, report) => ({
+    ...ansibleDiffHeaders(res, report),
+    src: found,
+    checksum: sha1(content),
+    md5sum: md5(content),
+  }));
 }
 
 export const templateModule: Module<TemplateArgs> = {

@@ -51,13 +51,22 @@ while IFS= read -r rel; do
   a="$work/x/$rel"; b="$dest/$rel"
   [ "$list" = 1 ] && dr_out64 file "$rel"
   if [ -L "$a" ]; then
-    { [ -L "$b" ] && [ "$(readlink "$a")" = "$(readlink "$b")" ]; } || echo "$rel" >> "$work/diff"
+    ft=L; { [ -L "$b" ] && [ "$(readlink "$a")" = "$(readlink "$b")" ]; } || echo "$rel" >> "$work/diff"
   elif [ -d "$a" ]; then
-    [ -d "$b" ] || echo "$rel" >> "$work/diff"
+    ft=d; [ -d "$b" ] || echo "$rel" >> "$work/diff"
   else
-    { [ -f "$b" ] && [ ! -L "$b" ] && [ "$(dr_sha1 "$a")" = "$(dr_sha1 "$b")" ]; } || echo "$rel" >> "$work/diff"
+    ft=f; { [ -f "$b" ] && [ ! -L "$b" ] && [ "$(dr_sha1 "$a")" = "$(dr_sha1 "$b")" ]; } || echo "$rel" >> "$work/diff"
+  fi
+  # Ansible's zip handler itemizes members like rsync: '>' a new one, 'c' one of another type
+  if [ "$itemize" = 1 ]; then
+    slash=; [ "$ft" = d ] && slash=/
+    if [ ! -e "$b" ] && [ ! -L "$b" ]; then printf '>%s++++++.?? %s%s\n' "$ft" "$rel" "$slash" >> "$work/items"
+    elif { [ "$ft" = d ] && [ ! -d "$b" ]; } || { [ "$ft" = L ] && [ ! -L "$b" ]; } || { [ "$ft" = f ] && { [ -L "$b" ] || [ ! -f "$b" ]; }; }; then
+      printf 'c%s++++++.?? %s%s\n' "$ft" "$rel" "$slash" >> "$work/items"
+    fi
   fi
 done < "$work/list"
+[ -s "$work/items" ] && dr_outfile items "$work/items"
 if [ -s "$work/diff" ]; then
   DR_CHANGED=1
   if [ "$CHECK" != 1 ]; then dr_err=$(cp -RPp "$work/x/." "$dest/" 2>&1) || dr_fail "failed to unpack into $dest: $dr_err"; fi
@@ -108,6 +117,7 @@ async function planUnarchive(args: UnarchiveArgs, ctx: PlanContext): Promise<Ste
         dest: shPath(args.dest),
         creates: args.creates,
         list: args.list_files,
+        itemize: ctx.diff && !tarName,
         owner: attrs.owner,
         group: attrs.group,
         mode: attrs.mode,
@@ -135,6 +145,10 @@ async function planUnarchive(args: UnarchiveArgs, ctx: PlanContext): Promise<Ste
         ...statResult(parseStat(report, 'dest.')),
       };
       if (args.list_files) res.files = report.all('file');
+      // Only the zip handler of Ansible reports a diff (its rsync-like itemized list); members
+      // that exist with the same type but other content or attributes are not itemized here.
+      if (report.has('items'))
+        res.diff = { prepared: (report.bytes('items')?.toString('utf8') ?? '').replace(/\n$/, '') };
       return res;
     },
   };

@@ -258,7 +258,6 @@ export function renderDiff(d: {
   const hunks = unifiedHunks(a, b, 3);
   let out = `--- before${d.before_header ? `: ${d.before_header}` : ''}\n+++ after${d.after_header ? `: ${d.after_header}` : ''}\n`;
   for (const h of hunks) out += h;
-  if (before !== '' && !before.endsWith('\n')) out += '\\ No newline at end of file\n';
   return `${out}\n`;
 }
 
@@ -266,6 +265,9 @@ function splitLines(s: string): string[] {
   if (s === '') return [];
   const parts = s.split('\n');
   if (parts[parts.length - 1] === '') parts.pop();
+  // As Ansible's callback: a last line without a newline carries the marker, so it differs
+  // from the same text with one (`-gamma` / `\ No newline...` / `+gamma` / `+delta`).
+  else parts[parts.length - 1] += '\n\\ No newline at end of file';
   return parts;
 }
 
