@@ -300,6 +300,31 @@ class SourceLoader {
     readonly decryptVault?: (ciphertext: string, where: string) => string,
   ) {}
 
+  /** `infra:DIR`: the hosts an infra state holds (src/infra/hosts.ts). */
+  async infra(source: string, dir: string): Promise<void> {
+    const { infraInventoryText } = await import('../infra/hosts.js');
+    let text: string;
+    try {
+      text = await infraInventoryText(dir);
+    } catch (e) {
+      this.problems.push({
+        message: `cannot read hosts from infra state ${dir}: ${(e as Error).message}`,
+        pos: { file: source, line: 1, col: 1 },
+        severity: 'error',
+        hint: 'run `drover infra apply` in that directory first',
+      });
+      return;
+    }
+    this.data.currentSource = dir;
+    try {
+      const r = parseYamlInventory(this.data, text, source, this.decryptVault);
+      this.problems.push(...r.problems);
+      this.warnings.push(...r.warnings);
+    } finally {
+      this.data.currentSource = undefined;
+    }
+  }
+
   hostList(list: string): void {
     this.data.currentSource = list;
     for (const raw of list.split(',')) {
@@ -437,6 +462,10 @@ export async function loadInventory(opts: InventoryOptions): Promise<Inventory> 
   for (const source of opts.sources) {
     if (!source) continue;
     const expanded = source === '~' || source.startsWith('~/') ? join(homedir(), source.slice(1)) : source;
+    if (source.startsWith('infra:')) {
+      await loader.infra(source, resolve(cwd, source.slice(6) || '.'));
+      continue;
+    }
     const abs = isAbsolute(expanded) ? expanded : resolve(cwd, expanded);
     if (source.includes(',') && !statOf(abs)) {
       loader.hostList(source);
