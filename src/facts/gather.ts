@@ -4,6 +4,7 @@
  * fact names (ansible_facts.distribution, default_ipv4, date_time, mounts, ...).
  */
 import type { Become, Connection } from '../transport/types.js';
+import { fnmatchRegExp } from '../util/fnmatch.js';
 
 export const FACTS_SCRIPT = String.raw`
 LC_ALL=C; export LC_ALL
@@ -331,16 +332,7 @@ export function parseFacts(out: string): Record<string, unknown> {
 /** Ansible's `filter` for setup: shell-style globs over fact names (with or without ansible_). */
 function applyFilter(facts: Record<string, unknown>, filters: string[]): Record<string, unknown> {
   if (filters.length === 0 || filters.includes('*')) return facts;
-  const res = filters.map(
-    (f) =>
-      new RegExp(
-        `^${f
-          .replace(/^ansible_/, '')
-          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-          .replace(/\*/g, '.*')
-          .replace(/\?/g, '.')}$`,
-      ),
-  );
+  const res = filters.map((f) => fnmatchRegExp(f.replace(/^ansible_/, '')));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(facts)) if (res.some((r) => r.test(key))) out[key] = v;
   return out;

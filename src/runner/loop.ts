@@ -3,8 +3,9 @@
  * with_X: terms is lookup('X', terms, wantlist=True); the common lookups are done here
  * directly (no template round trip), the rest go through the template engine's query().
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { fileGlob } from '../util/fnmatch.js';
 import { findInSearchPath } from './controller-files.js';
 import type { TemplateEngine, VarLookup } from './ports.js';
 
@@ -209,26 +210,4 @@ export function loopItems(kind: string, rawTerms: unknown, ctx: LoopContext): un
       return listify(v);
     }
   }
-}
-
-/** Ansible's fileglob: a pattern in the last path component, regular files only, sorted. */
-export function fileGlob(pattern: string): string[] {
-  const dir = dirname(pattern);
-  const re = new RegExp(
-    `^${basename(pattern)
-      .split('')
-      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-      .join('')}$`,
-  );
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => re.test(n) && !n.startsWith('.'))
-    .map((n) => join(dir, n))
-    .filter(isFile)
-    .sort();
 }

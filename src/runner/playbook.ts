@@ -7,6 +7,7 @@ import { isAbsolute, join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { emptyStats, type HostStats, type RunEvent } from '../events/types.js';
 import type { Play, Playbook, TaskNode } from '../playbook/types.js';
+import { fnmatchRegExp } from '../util/fnmatch.js';
 import type { DecryptFile } from './controller-files.js';
 import type { RunnerOptions } from './options.js';
 import { PlayRun, type Redactor, type RunShared } from './play.js';
@@ -36,14 +37,6 @@ export interface RunnerDeps {
 export interface RunOutcome {
   exitCode: number;
   stats: Record<string, HostStats>;
-}
-
-function globRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
 }
 
 function batchesOf(hosts: string[], serial: unknown): string[][] {
@@ -105,7 +98,7 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
   };
   const o = deps.options;
   let atStartTask = o.startAtTask === undefined;
-  const startRe = o.startAtTask === undefined ? undefined : globRegExp(o.startAtTask);
+  const startRe = o.startAtTask === undefined ? undefined : fnmatchRegExp(o.startAtTask);
   // Ansible matches the task's name, or `role : name`, exactly or as a shell-style glob.
   const reachedStartTask = (t: TaskNode) => {
     if (atStartTask) return true;
