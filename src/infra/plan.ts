@@ -454,6 +454,9 @@ export async function makePlan(ctx: PlanContext, state: State, opts: PlanOptions
             planned[k] = p.attributes[k] ?? null;
             continue;
           }
+          // Optional + computed and left unset: the value the provider chose stands (as in Terraform).
+          // (A replacement still shows it as known after apply.)
+          if (s.computed && (config[k] === undefined || config[k] === null)) continue;
           const want = config[k] !== undefined ? config[k] : (s.default ?? null);
           if (isUnknown(want) || !sameValue(want, p.attributes[k])) changed.push(k);
         }
