@@ -117,10 +117,12 @@ export async function withClient<T>(
   }
 }
 
+// Not sensitive as a whole: masking it would mask its host and user names wherever they
+// appear (e.g. "postgres" inside "postgresql_role"). Passwords come from sensitive variables
+// (masked everywhere) or PGPASSWORD.
 const connectionAttr: AttrSchema = {
   type: 'map',
   optional: true,
-  sensitive: true,
   description:
     'server to manage: {conn_str} or {host, port, user, password, dbname, sslmode}; default: the PG* environment',
 };
