@@ -296,6 +296,9 @@ describe('image layers from a real overlay', () => {
     await sh(`mkdir ${x} && tar --numeric-owner --xattrs --xattrs-include='*' -xpf ${r} -C ${x}`);
     // GNU tar as the oracle of the writer: same tree back (times are clamped, so no mtimes)
     expect(await listTree(x)).toEqual(await listTree(merged, { skip: expectedSkip }));
+    const r2 = join(dir, 'rootfs2.tar');
+    await writeRootfsTar(image, r2, { sourceDateEpoch: SDE });
+    expect(await readFile(r2)).toEqual(await readFile(r));
   });
 
   it('extends a layout with a second tag and keeps the first', async () => {
