@@ -128,7 +128,9 @@ export function loadYaml(text: string, file: string, opts: YamlLoadOptions = {})
   const list = Array.isArray(parsed) ? parsed : [parsed];
   for (const doc of list) {
     for (const err of doc.errors) {
-      const [line, col] = err.linePos?.[0] ? [err.linePos[0].line, err.linePos[0].col] : [1, 1];
+      // With prettyErrors off the parser leaves linePos unset: derive it from the offset.
+      const lp = err.linePos?.[0] ?? (err.pos ? lineCounter.linePos(err.pos[0]) : undefined);
+      const [line, col] = lp ? [lp.line, lp.col] : [1, 1];
       problems.push({
         message: `YAML syntax error: ${firstLine(err.message)}`,
         pos: { file, line, col },
