@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, constants, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanupStale } from '../../machine/cleanup.js';
@@ -85,7 +85,11 @@ const attrs: Record<string, AttrSchema> = {
   },
   address: { type: 'string', computed: true },
   host_key: { type: 'string', computed: true, description: 'the host’s public ed25519 key' },
-  known_hosts_file: { type: 'string', computed: true, description: 'a known_hosts file naming this host' },
+  known_hosts_file: {
+    type: 'string',
+    computed: true,
+    description: 'the known_hosts file naming every machine of this infra dir (one per working dir)',
+  },
   state_dir: { type: 'string', computed: true },
   id: { type: 'string', computed: true },
 };
@@ -318,6 +322,37 @@ async function userLayer(lower: string, user: string, authorizedKeys: string): P
   return entries;
 }
 
+/** `.drover/infra/known_hosts`: one line per running machine, kept by create, read and delete. */
+function knownHostsPath(ctx: ProviderContext): string {
+  return join(ctx.workDir, 'known_hosts');
+}
+
+// Writes of the shared file are serialised within the process (parallel creates and deletes).
+let knownHostsChain: Promise<unknown> = Promise.resolve();
+
+/** Drops the lines `drop` picks and optionally adds one. */
+function editKnownHosts(ctx: ProviderContext, drop: (line: string) => boolean, line?: string): Promise<void> {
+  const next = knownHostsChain.then(async () => {
+    const file = knownHostsPath(ctx);
+    const lines = (await readOr(file, '')).split('\n').filter((l) => l !== '' && !drop(l));
+    if (line !== undefined) lines.push(line);
+    if (lines.length === 0) {
+      await rm(file, { force: true });
+      return;
+    }
+    await writeFile(`${file}.tmp`, `${lines.join('\n')}\n`);
+    await rename(`${file}.tmp`, file);
+  });
+  knownHostsChain = next.catch(() => undefined);
+  return next;
+}
+
+/** The machine's own known_hosts line (not one a newer machine on the same port wrote). */
+function forgetHost(ctx: ProviderContext, state: Attrs): Promise<void> {
+  const line = `[127.0.0.1]:${String(state.port)} ${String(state.host_key)}`;
+  return editKnownHosts(ctx, (l) => l === line);
+}
+
 /** Removes a host dir completely: processes, mounts, then files. */
 async function removeHostDir(hostDir: string): Promise<void> {
   await stopHostDir(hostDir, { graceMs: 500 }).catch(() => undefined);
@@ -410,8 +445,7 @@ async function createMachine(config: Attrs, ctx: ProviderContext): Promise<Attrs
     ];
     for (const e of entries) await putEntry(upper, e, lower);
     const hostKeyText = hostKey.publicKey.trim().split(/\s+/).slice(0, 2).join(' ');
-    const knownHostsFile = join(hostDir, 'known_hosts');
-    await writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostKeyText}\n`);
+    const knownHostsFile = knownHostsPath(ctx);
     ctx.log(`booting ${hostname} on 127.0.0.1:${port}`);
     await bootHost({
       name: id,
@@ -423,6 +457,12 @@ async function createMachine(config: Attrs, ctx: ProviderContext): Promise<Attrs
       // The machine's own / holds the infra working dir: keys and every machine's layers.
       hide: lower === '/' ? [ctx.workDir] : [],
     });
+    // A reused port's old key must go.
+    await editKnownHosts(
+      ctx,
+      (l) => l.startsWith(`[127.0.0.1]:${port} `),
+      `[127.0.0.1]:${port} ${hostKeyText}`,
+    );
     const out: Attrs = {
       ...a,
       name,
@@ -476,6 +516,7 @@ export const machine: ResourceType = {
       // Died (killed, machine rebooted): what it left is debris, and the next apply makes a new one.
       ctx.log(`${text(state.hostname) ?? dir} is not running`);
       await removeHostDir(dir).catch(() => undefined);
+      await forgetHost(ctx, state).catch(() => undefined);
       await pruneImages(ctx).catch(() => undefined);
       return undefined;
     }
@@ -495,6 +536,7 @@ export const machine: ResourceType = {
     const dir = text(state.state_dir);
     if (dir === undefined) return;
     await removeHostDir(dir);
+    await forgetHost(ctx, state);
     await pruneImages(ctx);
     const left = await readdir(machinesDir(ctx)).catch(() => ['x']);
     if (left.length === 0) await rm(machinesDir(ctx), { recursive: true, force: true });
@@ -510,7 +552,7 @@ export const machine: ResourceType = {
       );
     }
     const port = st.ports[0] ?? 0;
-    const knownHostsFile = join(st.hostDir, 'known_hosts');
+    const knownHostsFile = knownHostsPath(ctx);
     const hostKeyText = (await readOr(`${join(st.hostDir, 'ssh_host_ed25519_key')}.pub`, ''))
       .trim()
       .split(/\s+/)

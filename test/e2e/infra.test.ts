@@ -1,0 +1,245 @@
+/**
+ * `drover infra` end to end on the infra/ example: real namespaced sshd machines, a real
+ * PostgreSQL 15 cluster started here (test/lab/pg.ts), the playbook run through the
+ * inventory the apply wrote, drift (a machine killed out of band), destroy leaving nothing,
+ * and the pg state backend's lock between two concurrent applies.
+ */
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupStale, mountsUnder } from '../../src/machine/cleanup.js';
+import {
+  isRunning,
+  processesMountingUnder,
+  processesRootedUnder,
+  waitFor,
+} from '../../src/machine/processes.js';
+import { type PgCluster, startPgCluster } from '../lab/pg.js';
+import { repoRoot } from '../lab/repo-root.js';
+import { type RunResult, runCommand, runDrover } from '../lab/use-fleet.js';
+
+const root = join(repoRoot(), '.lab', 'infra-e2e');
+const ex = join(root, 'ex');
+let cluster: PgCluster;
+let vars: string[];
+
+function infra(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runDrover(['infra', ...args], { cwd: root, env: { NO_COLOR: '1', ...env }, timeoutMs: 60_000 });
+}
+
+function show(r: RunResult): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else out.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+interface StateDoc {
+  serial: number;
+  resources: { address?: string; type: string; attributes: Record<string, unknown> }[];
+}
+
+async function machines(): Promise<{ address: string; port: number; stateDir: string }[]> {
+  const st = JSON.parse(await readFile(join(ex, 'drover.tfstate.json'), 'utf8')) as StateDoc;
+  return st.resources
+    .filter((r) => r.type === 'machine')
+    .map((r) => ({
+      address: String(r.address),
+      port: Number(r.attributes.port),
+      stateDir: String(r.attributes.state_dir),
+    }));
+}
+
+beforeAll(async () => {
+  await cleanupStale(root).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  cluster = await startPgCluster({ dir: join(root, 'pg'), portFrom: 25690, portTo: 25699 });
+  await cp(join(repoRoot(), 'infra'), ex, { recursive: true });
+  vars = [
+    '-var',
+    `pg_port=${cluster.port}`,
+    '-var',
+    `pg_password=${cluster.password}`,
+    '-var',
+    'port_range=25500-25589',
+  ];
+});
+
+afterAll(async () => {
+  // Whatever a failed test left: machines under the dir, the cluster.
+  await cleanupStale(root).catch(() => undefined);
+  await cluster?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('drover infra on the infra/ example', () => {
+  it('applies, configures the machines through the generated inventory, then plans no changes', async () => {
+    expect((await infra(['init', 'ex'])).code).toBe(0);
+    const apply = await infra(['apply', 'ex', '-auto-approve', ...vars]);
+    expect(apply.code, show(apply)).toBe(0);
+    expect(apply.stdout).toContain('Apply complete! Resources: 9 added, 0 changed, 0 destroyed.');
+    // Secrets never printed: the generated db password, the server password.
+    const state = await readFile(join(ex, 'drover.tfstate.json'), 'utf8');
+    const dbPassword = (JSON.parse(state) as StateDoc).resources.find((r) => r.type === 'random_password')
+      ?.attributes.result as string;
+    expect(dbPassword).toMatch(/^[A-Za-z0-9]{24}$/);
+    for (const secret of [dbPassword, cluster.password]) {
+      expect(apply.stdout + apply.stderr).not.toContain(secret);
+    }
+    expect(apply.stdout).toMatch(/db_password\s+= \(sensitive value\)/);
+
+    expect((await machines()).map((m) => m.address)).toEqual([
+      'machine.web[0]',
+      'machine.web[1]',
+      'machine.web[2]',
+    ]);
+    // The role really logs in with the generated password, and owns the database.
+    expect(await cluster.psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'")).toBe(
+      'app',
+    );
+    const login = await runCommand('psql', [
+      '-X',
+      '-A',
+      '-t',
+      '-c',
+      'SELECT current_user',
+      `postgres://app:${dbPassword}@127.0.0.1:${cluster.port}/app`,
+    ]);
+    expect(login.stdout.trim(), show(login)).toBe('app');
+
+    const pb = await runDrover(['playbook', '-i', join(ex, 'inventory.yml'), join(ex, 'site.yml')], {
+      cwd: root,
+    });
+    expect(pb.code, show(pb)).toBe(0);
+    expect(pb.stdout).toMatch(/web-0\s+: ok=2\s+changed=1\s+unreachable=0\s+failed=0/);
+    expect(pb.stdout).toMatch(/web-2\s+: ok=2\s+changed=1\s+unreachable=0\s+failed=0/);
+    // What the playbook wrote is on the machines (in their upper layers), naming the database.
+    for (const m of await machines()) {
+      const conf = await readFile(join(m.stateDir, 'upper', 'etc', 'app.conf'), 'utf8');
+      expect(conf).toContain(`db_port=${cluster.port}\ndb_name=app\ndb_user=app\n`);
+    }
+
+    const plan = await infra(['plan', 'ex', '-detailed-exitcode', ...vars]);
+    expect(plan.stdout, show(plan)).toContain('No changes.');
+    expect(plan.code).toBe(0);
+  });
+
+  it('count 3 -> 5 plans exactly two machines to add', async () => {
+    const plan = await infra(['plan', 'ex', '-detailed-exitcode', ...vars, '-var', 'web_count=5']);
+    expect(plan.code, show(plan)).toBe(2);
+    expect(plan.stdout).toContain('Plan: 2 to add, 1 to change, 0 to destroy.');
+    const created = [...plan.stdout.matchAll(/# (\S+) will be created/g)].map((m) => m[1]);
+    expect(created).toEqual(['machine.web[3]', 'machine.web[4]']);
+    expect(plan.stdout).toMatch(/# inventory\.web will be updated in-place/);
+  });
+
+  it('sees a machine killed out of band on refresh and recreates it on the next apply', async () => {
+    const before = await machines();
+    const victim = before[1]!;
+    const host = JSON.parse(await readFile(join(victim.stateDir, 'host.json'), 'utf8')) as {
+      pid: number;
+      launcherPid: number;
+    };
+    process.kill(host.pid, 'SIGKILL');
+    // The kernel ends the namespace and its launcher within milliseconds; refresh after that.
+    await waitFor(async () => !(await isRunning(host.launcherPid)), 5000);
+    const refresh = await infra(['refresh', 'ex', ...vars]);
+    expect(refresh.code, show(refresh)).toBe(0);
+    expect(refresh.stdout).toContain('machine.web[1] has been deleted');
+    expect((await machines()).map((m) => m.address)).toEqual(['machine.web[0]', 'machine.web[2]']);
+
+    const plan = await infra(['plan', 'ex', '-detailed-exitcode', ...vars]);
+    expect(plan.code, show(plan)).toBe(2);
+    expect(plan.stdout).toContain('Plan: 1 to add, 1 to change, 0 to destroy.');
+    const apply = await infra(['apply', 'ex', '-auto-approve', ...vars]);
+    expect(apply.code, show(apply)).toBe(0);
+    const after = await machines();
+    expect(after.map((m) => m.address)).toEqual(['machine.web[0]', 'machine.web[1]', 'machine.web[2]']);
+    expect(after[1]!.stateDir).not.toBe(victim.stateDir);
+    // The new web-1 takes the playbook like the others (its key is in the known_hosts file).
+    const pb = await runDrover(['playbook', '-i', join(ex, 'inventory.yml'), join(ex, 'site.yml')], {
+      cwd: root,
+    });
+    expect(pb.code, show(pb)).toBe(0);
+    expect(pb.stdout).toMatch(/web-1\s+: ok=2\s+changed=1\s+unreachable=0/);
+    expect(pb.stdout).toMatch(/web-0\s+: ok=2\s+changed=0\s+unreachable=0/);
+  });
+
+  it('destroy leaves no process, mount, file or database object behind', async () => {
+    const destroy = await infra(['destroy', 'ex', '-auto-approve', ...vars]);
+    expect(destroy.code, show(destroy)).toBe(0);
+    expect(destroy.stdout).toContain('Destroy complete! Resources: 9 destroyed.');
+    expect(await processesRootedUnder([ex])).toEqual([]);
+    expect(await processesMountingUnder(ex)).toEqual([]);
+    expect(await mountsUnder(ex)).toEqual([]);
+    const files = (await filesUnder(ex)).map((f) => f.slice(ex.length + 1));
+    expect(files.filter((f) => !/^drover\.tfstate\.json(\.backup)?$/.test(f))).toEqual([
+      '.gitignore',
+      'main.infra.yml',
+      'site.yml',
+    ]);
+    expect(await cluster.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'app'")).toBe('0');
+    expect(await cluster.psql("SELECT count(*) FROM pg_database WHERE datname = 'app'")).toBe('0');
+  });
+});
+
+describe('pg state backend between two applies', () => {
+  it('refuses a second apply naming the holder, lets one wait with -lock-timeout, keeps state whole', async () => {
+    const dir = join(root, 'locked');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'main.infra.yml'),
+      [
+        'backend:',
+        '  pg:',
+        '    schema_name: drover_e2e',
+        'variables:',
+        '  tag: {type: string, default: one}',
+        'resources:',
+        '  command:',
+        '    slow:',
+        '      create: "sleep 2; echo made"',
+        '      triggers: {tag: "{{ var.tag }}"}',
+        '',
+      ].join('\n'),
+    );
+    const env = { PG_CONN_STR: cluster.connStr };
+    expect((await infra(['init', 'locked'], env)).code).toBe(0);
+    const first = infra(['apply', 'locked', '-auto-approve'], env);
+    // Wait until the first one holds the lock.
+    for (let i = 0; i < 100; i++) {
+      if ((await cluster.psql('SELECT count(*) FROM drover_e2e.locks').catch(() => '0')) === '1') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const second = await infra(['apply', 'locked', '-auto-approve', '-var', 'tag=two'], env);
+    expect(second.code, show(second)).toBe(1);
+    expect(second.stdout + second.stderr).toMatch(/Error acquiring the state lock/);
+    expect(second.stdout + second.stderr).toMatch(/Operation:\s+apply/);
+    expect(second.stdout + second.stderr).toMatch(/Who:\s+\S+@\S+/);
+    const waiting = await infra(
+      ['apply', 'locked', '-auto-approve', '-lock-timeout=60s', '-var', 'tag=two'],
+      env,
+    );
+    const done = await first;
+    expect(done.code, show(done)).toBe(0);
+    expect(waiting.code, show(waiting)).toBe(0);
+    expect(waiting.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 1 destroyed.');
+    const state = JSON.parse(
+      await cluster.psql("SELECT data FROM drover_e2e.states WHERE name = 'default'"),
+    ) as StateDoc;
+    expect(state.resources).toHaveLength(1);
+    expect(state.resources[0]!.attributes.triggers).toEqual({ tag: 'two' });
+    expect(await cluster.psql('SELECT count(*) FROM drover_e2e.state_backups')).toBe('1');
+    expect((await infra(['destroy', 'locked', '-auto-approve'], env)).code).toBe(0);
+  });
+});
