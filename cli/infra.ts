@@ -386,6 +386,8 @@ export async function runInfra(rawArgs: string[], deps: InfraCommandDeps = {}): 
     await s.lock('apply');
     try {
       const now = await s.readState();
+      // A plan made before any state existed carries the lineage the new state gets.
+      if (now.serial === 0 && saved.serial === 0 && now.resources.length === 0) now.lineage = saved.lineage;
       if (now.lineage !== saved.lineage || now.serial !== saved.serial)
         throw new InfraError(
           `Saved plan is stale: the state changed since the plan was made (${now.lineage !== saved.lineage ? 'a different lineage' : `serial ${saved.serial} -> ${now.serial}`})`,

@@ -86,6 +86,8 @@ export async function applyPlan(
         add({ id: `delete:${tag(c)}`, kind: 'delete', change: c, deps: new Set(), replaceHalf: true });
         break;
       default:
+        // A data source read during plan is stored with the rest.
+        if (c.readResult) add({ id: `read:${tag(c)}`, kind: 'read', change: c, deps: new Set() });
         break;
     }
   }
@@ -130,6 +132,7 @@ export async function applyPlan(
   const counts = { added: 0, changed: 0, destroyed: 0 };
   let saving: Promise<void> = Promise.resolve();
   const persist = (): Promise<void> => {
+    state.serial++;
     const snapshot: State = { ...state, resources: sortInstances([...state.resources]) };
     saving = saving.then(() => hooks.save(snapshot));
     return saving;

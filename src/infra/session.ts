@@ -195,8 +195,14 @@ export class InfraSession {
     }
   }
 
+  /** Bumps the serial and writes. */
   async writeState(state: State): Promise<void> {
     state.serial++;
+    await this.writeRaw(state);
+  }
+
+  /** Writes as is (the caller bumped the serial). */
+  async writeRaw(state: State): Promise<void> {
     state.drover_version = DROVER_VERSION;
     await this.backend.write(serializeState({ ...state, resources: sortInstances([...state.resources]) }));
   }
@@ -281,7 +287,7 @@ export class InfraSession {
 
   async apply(plan: Plan, state: State): Promise<ApplyResult> {
     return applyPlan(this.planContext(), plan, state, {
-      save: (s) => this.writeState(s),
+      save: (s) => this.writeRaw(s),
       log: (l) => this.opts.log?.(this.redact(l)),
       signal: this.opts.signal ?? new AbortController().signal,
       parallelism: Math.max(1, this.opts.parallelism ?? 10),
