@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFleet } from '../test/lab/fleet.js';
+import { startPgCluster } from '../test/lab/pg.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const drover = join(root, 'dist/cli/drover.js');
@@ -36,8 +37,35 @@ async function main(): Promise<void> {
   } finally {
     await fleet.stop();
   }
-  process.stdout.write(failed ? '\ndemo: a step failed (see above)\n' : '\ndemo: done, fleet stopped\n');
+  if (!(await infraDemo())) failed = true;
+  process.stdout.write(failed ? '\ndemo: a step failed (see above)\n' : '\ndemo: done, fleet stopped, infra destroyed\n');
   process.exitCode = failed ? 1 : 0;
+}
+
+/** infra/: apply (3 machines + a PostgreSQL role and database), configure them, destroy. */
+async function infraDemo(): Promise<boolean> {
+  const pg = await startPgCluster({ dir: join(root, '.lab/demo-pg'), portFrom: 25660, portTo: 25669 });
+  const vars = ['-var', `pg_port=${pg.port}`, '-var', `pg_password=${pg.password}`, '-var', 'port_range=25590-25599'];
+  const env = { ...process.env };
+  let ok = true;
+  try {
+    const dir = join(root, 'infra');
+    const runs: [string, string[]][] = [
+      ['create 3 machines and a database', ['infra', 'apply', dir, '-auto-approve', ...vars]],
+      ['configure what was created', ['playbook', '-i', join(dir, 'inventory.yml'), join(dir, 'site.yml')]],
+      ['converged: nothing to do', ['infra', 'plan', dir, ...vars]],
+    ];
+    for (const [title, args] of runs) {
+      if (step(title, args, env) !== 0) {
+        ok = false;
+        break;
+      }
+    }
+    if (step('tear it all down', ['infra', 'destroy', join(root, 'infra'), '-auto-approve', ...vars], env) !== 0) ok = false;
+  } finally {
+    await pg.stop();
+  }
+  return ok;
 }
 
 await main();
