@@ -61,7 +61,7 @@ function sliceParts(inner: string): string[] {
  * every sub-expression so its syntax is still checked: `item.0` (attribute by digit)
  * becomes `item[0]`, a slice `x[a:b]` becomes `x[(a)+(b)]`. Strings are left alone.
  */
-function toNunjucksSyntax(expr: string): string {
+export function toNunjucksSyntax(expr: string): string {
   let out = '';
   let quote: string | undefined;
   for (let i = 0; i < expr.length; i++) {
