@@ -10,6 +10,7 @@ import { buildCommand } from './build.js';
 import { execCommand } from './exec.js';
 import { infraCommand } from './infra.js';
 import { inventoryCommand } from './inventory.js';
+import { lintCommand } from './lint.js';
 import { playbookCommand } from './playbook.js';
 import { vaultCommand } from './vault.js';
 
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   program.addCommand(execCommand());
   program.addCommand(inventoryCommand());
   program.addCommand(vaultCommand());
+  program.addCommand(lintCommand());
   program.addCommand(buildCommand());
   program.addCommand(infraCommand());
   for (const c of program.commands) c.exitOverride();
