@@ -180,9 +180,9 @@ export async function writeOciImage(opts: WriteOciOptions): Promise<OciImage> {
     annotations: { [REF_NAME]: opts.tag },
     platform: { architecture: cfg.architecture!, os: cfg.os! },
   });
-  manifests.sort((a, b) =>
-    (a.annotations?.[REF_NAME] ?? '').localeCompare(b.annotations?.[REF_NAME] ?? '', 'en'),
-  );
+  // Byte order of tags, not a locale's collation: the same index.json on every machine.
+  const tagOf = (d: Descriptor) => Buffer.from(d.annotations?.[REF_NAME] ?? '');
+  manifests.sort((a, b) => Buffer.compare(tagOf(a), tagOf(b)));
   await writeAtomic(join(opts.layoutDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeAtomic(indexFile, JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.index, manifests }));
   return {
