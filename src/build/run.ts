@@ -474,7 +474,8 @@ class UnitRun {
       await writeJsonAtomic(cacheFile, layer);
     }
 
-    const layers = layer ? [...base.layers, layer] : base.layers;
+    const baseLayers = await base.layers();
+    const layers = layer ? [...baseLayers, layer] : baseLayers;
     const history = [
       ...base.history,
       ...(layer

@@ -27,12 +27,11 @@ const run = promisify(execFile);
 export interface BaseImage {
   /** The read-only directory the instance boots from. */
   rootfs: string;
-  layers: LayerInfo[];
+  /** The OCI layers of the base; made on first use (a failing build never pays for the tar+gzip). */
+  layers: () => Promise<LayerInfo[]>;
   history: HistoryEntry[];
   /** Digest of everything the base depends on: the first link of the step cache chain. */
   key: string;
-  /** Newest modification time among the inputs (seconds), for the default SOURCE_DATE_EPOCH. */
-  inputTime: number;
   /** What the build log says about it (`cached`, `made in 14.2 s`). */
   note: string;
 }
@@ -105,11 +104,10 @@ async function cachedRootfs(
   ctx: SourceContext,
   key: string,
   make: (dir: string) => Promise<void>,
-): Promise<{ dir: string; made: boolean; time: number }> {
+): Promise<{ dir: string; made: boolean }> {
   const base = join(ctx.cacheDir, 'rootfs', key);
   const done = join(base, 'done');
-  if (existsSync(done))
-    return { dir: join(base, 'rootfs'), made: false, time: Math.floor((await stat(done)).mtimeMs / 1000) };
+  if (existsSync(done)) return { dir: join(base, 'rootfs'), made: false };
   await rm(base, { recursive: true, force: true });
   const tmp = join(ctx.tmpDir, `rootfs-${key.slice(0, 12)}-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
@@ -118,7 +116,7 @@ async function cachedRootfs(
   await mkdir(join(ctx.cacheDir, 'rootfs'), { recursive: true });
   await rename(tmp, base);
   await writeFile(done, `${new Date().toISOString()}\n`);
-  return { dir: join(base, 'rootfs'), made: true, time: Math.floor((await stat(done)).mtimeMs / 1000) };
+  return { dir: join(base, 'rootfs'), made: true };
 }
 
 /** The base layer of a rootfs dir, cached by the dir's cache key and SOURCE_DATE_EPOCH. */
@@ -185,10 +183,9 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
           );
         }
       });
-      const layer = await cachedDirLayer(ctx, key, r.dir);
       return {
         rootfs: r.dir,
-        layers: [layer],
+        layers: async () => [await cachedDirLayer(ctx, key, r.dir)],
         history: [
           {
             created: created(ctx.sourceDateEpoch),
@@ -196,8 +193,8 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
             comment: 'drover build: base rootfs',
           },
         ],
-        key: sha256(`${key}\n${layer.diffId}`),
-        inputTime: r.time,
+        // The cached rootfs never changes once made, so its inputs identify it.
+        key: sha256(`${key}\n${ctx.sourceDateEpoch}`),
         note: r.made ? `made in ${took()}` : 'cached (nothing downloaded)',
       };
     }
@@ -208,10 +205,9 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
       });
       return {
         rootfs: spec.path,
-        layers: [layer],
+        layers: async () => [layer],
         history: [{ created: created(ctx.sourceDateEpoch), created_by: `directory ${spec.path}` }],
         key: sha256(`dir\n${layer.diffId}`),
-        inputTime: Math.floor((await stat(spec.path)).mtimeMs / 1000),
         note: 'directory',
       };
     }
@@ -221,13 +217,11 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
         await mkdir(dir, { recursive: true });
         await run('tar', ['-xpf', spec.path, '-C', dir, '--numeric-owner', '--xattrs', '--xattrs-include=*']);
       });
-      const layer = await cachedDirLayer(ctx, key, r.dir);
       return {
         rootfs: r.dir,
-        layers: [layer],
+        layers: async () => [await cachedDirLayer(ctx, key, r.dir)],
         history: [{ created: created(ctx.sourceDateEpoch), created_by: `tarball ${spec.path}` }],
-        key: sha256(`${key}\n${layer.diffId}`),
-        inputTime: Math.floor((await stat(spec.path)).mtimeMs / 1000),
+        key: sha256(`${key}\n${ctx.sourceDateEpoch}`),
         note: r.made ? `unpacked in ${took()}` : 'cached',
       };
     }
@@ -245,10 +239,9 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
       });
       return {
         rootfs: r.dir,
-        layers: img.layers,
+        layers: async () => img.layers,
         history: img.history,
         key,
-        inputTime: Math.floor((await stat(join(img.layoutDir, 'index.json'))).mtimeMs / 1000),
         note: r.made ? `${img.layers.length} layer(s) unpacked in ${took()}` : 'cached',
       };
     }

@@ -350,6 +350,10 @@ class Validator {
   private readonly templar: Templar;
   private vars: Record<string, unknown> = {};
   private readonly secrets: string[] = [];
+  /** Sources named in the template, valid or not (a broken one is reported once, not at every use). */
+  private readonly declaredSources = new Set<string>();
+  /** Variables and locals whose value was already reported as wrong: later uses stay quiet. */
+  private readonly broken = new Set<string>();
 
   constructor(
     private readonly p: ProblemList,
@@ -377,6 +381,7 @@ class Validator {
       return this.templar.template(c.value, { ...this.vars, ...extra });
     } catch (e) {
       if (e instanceof TemplateError) {
+        if (e.undefinedName && this.broken.has(e.undefinedName)) return undefined;
         const hint = e.undefinedName
           ? this.undefinedHint(e.undefinedName)
           : (e.hint ?? 'check the Jinja syntax');
@@ -520,6 +525,7 @@ class Validator {
       );
     } else {
       for (const [name, c] of srcC.entries()) {
+        this.declaredSources.add(name);
         const s = this.source(name, c);
         if (s) sources.set(name, s);
       }
@@ -648,6 +654,7 @@ class Validator {
           const r = fromText(g.text, type);
           if (r.error) {
             this.p.add(`variable ${name} (from ${g.origin}): ${r.error}`, g.pos ?? d.pos);
+            this.broken.add(name);
             continue;
           }
           value = r.value;
@@ -660,10 +667,12 @@ class Validator {
           c!.keyPos(name),
           `give it a default, or pass -var ${name}=VALUE, -var-file or DROVER_VAR_${name}`,
         );
+        this.broken.add(name);
         continue;
       }
       if (value !== null && !hasType(value, type)) {
         this.p.add(`variable ${name} must be a ${type}, got ${typeName(value)} (from ${origin})`, where);
+        this.broken.add(name);
         continue;
       }
       if (sensitive && value !== null && value !== undefined)
@@ -726,6 +735,8 @@ class Validator {
         out[name] = this.templar.template(lc.value, scope);
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
+        this.broken.add(name);
+        if (e.undefinedName && this.broken.has(e.undefinedName)) continue;
         this.p.add(
           e.undefinedName
             ? `undefined variable '${e.undefinedName}' in local ${name}`
@@ -820,7 +831,7 @@ class Validator {
       'nsexec',
     );
     const sshPort = this.int(c.get('ssh_port'), `ssh_port of ${what}`);
-    if (communicator === 'ssh' && sshPort === undefined)
+    if (communicator === 'ssh' && !c.get('ssh_port'))
       this.p.add(
         `${what} uses communicator ssh and needs ssh_port`,
         c.keyPos('communicator'),
@@ -852,7 +863,7 @@ class Validator {
       const ref = n.replace(/^source\./, '');
       const s = sources.get(ref);
       if (s) srcs.push(s);
-      else {
+      else if (!this.declaredSources.has(ref)) {
         const near = didYouMean(ref, sources.keys());
         this.p.add(
           `${what} uses source '${n}', which is not defined`,
