@@ -6,18 +6,23 @@
  */
 import { parseReport, type Report } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
+import { parseStat, type RemoteStat } from '../sh/stat.js';
 import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
 import { type FileAttrs, failureFrom } from './common.js';
-import { putStep } from './put.js';
+import { putStep, sha1 } from './put.js';
 
+// The sha1 the write step's guard compares with is taken of the content read back, on the
+// controller: one process fewer on the target. With owner/group/mode arguments the file's
+// attributes come back too, so an unchanged file whose attributes already match needs no
+// second round trip.
 const READ_BODY = String.raw`
-t=$(dr_type "$path")
-if [ "$t" = link ]; then t=$(dr_type "$(readlink -f "$path")"); fi
+dr_typev "$path"; t=$DR_T; rp=$path
+if [ "$t" = link ]; then rp=$(readlink -f "$path"); dr_typev "$rp"; t=$DR_T; fi
 dr_out type "$t"
 if [ "$t" = file ]; then
   [ -r "$path" ] || dr_fail "Unable to read the contents of $path: permission denied"
-  dr_out sum "$(dr_sha1 "$path")"
   dr_outfile content "$path"
+  if [ "$attrs" = 1 ]; then dr_stat cur. "$rp"; fi
 fi
 `;
 
@@ -56,7 +61,12 @@ export interface EditOptions {
 
 export function editStep(o: EditOptions, ctx: PlanContext): Step {
   return {
-    script: shScript({ check: ctx.check, vars: { path: shPath(o.path) }, tilde: ['path'], body: READ_BODY }),
+    script: shScript({
+      check: ctx.check,
+      vars: { path: shPath(o.path), attrs: hasAttrs(o.attrs) },
+      tilde: ['path'],
+      body: READ_BODY,
+    }),
     parse(r) {
       const report = parseReport(r.stdout);
       const failed = failureFrom(o.module, r, report);
@@ -76,6 +86,24 @@ export function editStep(o: EditOptions, ctx: PlanContext): Step {
   };
 }
 
+function hasAttrs(a: FileAttrs): boolean {
+  return a.owner !== '' || a.group !== '' || a.mode !== '';
+}
+
+/**
+ * Whether the file read back already has the wanted owner, group and mode, compared as the
+ * prelude's dr_attrs compares them (names with names, ids with ids). A symbolic mode, or a
+ * stat that did not come back, is "unknown": the write step decides.
+ */
+function attrsMatch(a: FileAttrs, st: RemoteStat): boolean {
+  if (st.type !== 'file') return false;
+  const same = (want: string, name: string | undefined, id: number | undefined): boolean =>
+    want === '' || (/^\d+$/.test(want) ? id !== undefined && String(id) === want : name === want);
+  if (!same(a.owner, st.owner, st.uid) || !same(a.group, st.group, st.gid)) return false;
+  if (a.mode === '') return true;
+  return /^[0-7]{4}$/.test(a.mode) && st.mode === a.mode;
+}
+
 function writeOutcome(
   o: EditOptions,
   outcome: Exclude<EditOutcome, { result: TaskResult }>,
@@ -83,12 +111,12 @@ function writeOutcome(
   report: Report,
   ctx: PlanContext,
 ): Step | TaskResult {
-  const hasAttrs = o.attrs.owner !== '' || o.attrs.group !== '' || o.attrs.mode !== '';
   const base: TaskResult = { changed: outcome.changed, msg: outcome.msg, ...outcome.extra };
   if (ctx.diff && outcome.diff) base.diff = outcome.diff;
-  if (!outcome.changed && (!hasAttrs || !exists)) return base;
+  if (!outcome.changed && (!hasAttrs(o.attrs) || !exists)) return base;
+  if (!outcome.changed && attrsMatch(o.attrs, parseStat(report, 'cur.'))) return base;
   if (ctx.check && !exists) return base;
-  const sum = report.get('sum') ?? '';
+  const sum = exists ? sha1(report.bytes('content') ?? Buffer.alloc(0)) : '';
   return putStep(
     {
       module: o.module,

@@ -26,13 +26,16 @@ export interface FileArgs {
 }
 
 const FILE_BODY = String.raw`
+# the stat cache is trusted: every change below is followed by dr_forget
+DR_ST_TRUST=1
 dr_state() {
-  if [ -L "$1" ]; then echo link
-  elif [ -d "$1" ]; then echo directory
+  if [ -L "$1" ]; then DR_S=link
+  elif [ -d "$1" ]; then DR_S=directory
   elif [ -f "$1" ]; then
-    if [ "$(stat -c %h "$1")" -gt 1 ]; then echo hard; else echo file; fi
-  elif [ -e "$1" ]; then echo file
-  else echo absent; fi
+    dr_lstat "$1"
+    if [ "${'$'}{DR_ST_NLINK:-1}" -gt 1 ]; then DR_S=hard; else DR_S=file; fi
+  elif [ -e "$1" ]; then DR_S=file
+  else DR_S=absent; fi
 }
 dr_touch_times() {
   # $1 path; honours mtime/atime: '' = leave, now, preserve, or a touch -t stamp
@@ -41,7 +44,7 @@ dr_touch_times() {
     if [ "$dr_tt" = m ]; then dr_tv=$mtime; else dr_tv=$atime; fi
     case $dr_tv in
       ''|preserve) ;;
-      now) dr_tt_changed=1; [ "$CHECK" = 1 ] || touch -h -$dr_tt "$1" 2>/dev/null || touch -$dr_tt "$1" ;;
+      now) dr_tt_changed=1; dr_forget; [ "$CHECK" = 1 ] || touch -h -$dr_tt "$1" 2>/dev/null || touch -$dr_tt "$1" ;;
       *)
         if [ "$dr_tt" = m ]; then dr_cur=$(stat -c %Y "$1"); else dr_cur=$(stat -c %X "$1"); fi
         dr_ts=$(mktemp "$DR_TMP/.drover-time.XXXXXX") || dr_fail "cannot create a scratch file in $DR_TMP"
@@ -49,7 +52,7 @@ dr_touch_times() {
         if [ "$dr_tt" = m ]; then dr_want=$(stat -c %Y "$dr_ts"); else dr_want=$(stat -c %X "$dr_ts"); fi
         rm -f "$dr_ts"
         if [ "$dr_cur" != "$dr_want" ]; then
-          dr_tt_changed=1
+          dr_tt_changed=1; dr_forget
           [ "$CHECK" = 1 ] || touch -$dr_tt -t "$dr_tv" "$1" || dr_fail "Error while updating modification or access time of $1"
         fi ;;
     esac
@@ -67,7 +70,7 @@ dr_recurse() {
 $dr_list
 DR_EOF
 }
-prev=$(dr_state "$path")
+dr_state "$path"; prev=$DR_S
 if [ -z "$state" ]; then
   case $prev in absent) state=file ;; hard) state=file ;; *) state=$prev ;; esac
   if [ -n "$src" ] && [ "$prev" = absent ]; then state=link; fi
@@ -79,10 +82,10 @@ case $state in
 absent)
   if [ "$prev" != absent ]; then
     DR_CHANGED=1
-    if [ "$CHECK" != 1 ]; then dr_err=$(rm -rf "$path" 2>&1) || dr_fail "rmtree failed: $dr_err"; fi
+    if [ "$CHECK" != 1 ]; then dr_forget; dr_err=$(rm -rf "$path" 2>&1) || dr_fail "rmtree failed: $dr_err"; fi
   fi ;;
 file)
-  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); prev=$(dr_state "$path"); fi
+  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); dr_state "$path"; prev=$DR_S; fi
   case $prev in
     file|hard) ;;
     absent) dr_fail "file ($path) is absent, cannot continue" ;;
@@ -93,7 +96,7 @@ file)
 touch)
   if [ "$prev" = absent ]; then
     DR_CHANGED=1
-    if [ "$CHECK" != 1 ]; then : > "$path" 2>/dev/null || dr_fail "Error, could not touch target: $path"; fi
+    if [ "$CHECK" != 1 ]; then dr_forget; : > "$path" 2>/dev/null || dr_fail "Error, could not touch target: $path"; fi
   fi
   if [ -e "$path" ] || [ -L "$path" ]; then
     [ -z "$mtime" ] && mtime=now
@@ -102,7 +105,7 @@ touch)
     dr_attrs "$path" "$owner" "$group" "$mode"
   fi ;;
 directory)
-  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); prev=$(dr_state "$path"); fi
+  if [ "$prev" = link ] && [ "$follow" = 1 ]; then path=$(readlink -f "$path"); dr_state "$path"; prev=$DR_S; fi
   case $prev in
     directory) ;;
     absent)
@@ -111,7 +114,8 @@ directory)
         # each missing component gets the requested attributes, like Ansible
         dr_missing=; dr_c=$path
         while [ ! -e "$dr_c" ] && [ "$dr_c" != / ] && [ "$dr_c" != . ]; do dr_missing="$dr_c
-$dr_missing"; dr_c=$(dr_dirname "$dr_c"); done
+$dr_missing"; dr_dirv "$dr_c"; dr_c=$DR_DN; done
+        dr_forget
         dr_err=$(mkdir -p "$path" 2>&1) || dr_fail "There was an issue creating $path as requested: $dr_err"
         while IFS= read -r dr_c; do
           if [ -n "$dr_c" ]; then dr_attrs "$dr_c" "$owner" "$group" "$mode"; fi
@@ -129,7 +133,8 @@ DR_EOF
 link)
   [ -n "$src" ] || { [ "$prev" = link ] && src=$(readlink "$path"); }
   [ -n "$src" ] || dr_fail "src is required for creating new symlinks"
-  case $src in /*) dr_abs=$src ;; *) dr_abs="$(dr_dirname "$path")/$src" ;; esac
+  dr_dirv "$path"
+  case $src in /*) dr_abs=$src ;; *) dr_abs="$DR_DN/$src" ;; esac
   if [ ! -e "$dr_abs" ] && [ "$force" != 1 ]; then
     dr_fail "src file does not exist, use \"force=yes\" if you really want to create the link: $dr_abs"
   fi
@@ -143,7 +148,8 @@ link)
       DR_CHANGED=1 ;;
   esac
   if [ "$DR_CHANGED" = 1 ] && [ "$CHECK" != 1 ]; then
-    dr_tmpl="$(dr_dirname "$path")/.drover-link.$$"
+    dr_dirv "$path"; dr_tmpl="$DR_DN/.drover-link.$$"
+    dr_forget
     rm -f "$dr_tmpl"
     ln -s "$src" "$dr_tmpl" || dr_fail "Error while linking: $path"
     [ "$prev" = directory ] && rmdir "$path"
@@ -166,7 +172,8 @@ hard)
     *) [ "$force" = 1 ] || dr_fail "Cannot link, $prev exists at destination"; DR_CHANGED=1 ;;
   esac
   if [ "$DR_CHANGED" = 1 ] && [ "$CHECK" != 1 ]; then
-    dr_tmpl="$(dr_dirname "$path")/.drover-link.$$"
+    dr_dirv "$path"; dr_tmpl="$DR_DN/.drover-link.$$"
+    dr_forget
     rm -f "$dr_tmpl"
     ln "$src" "$dr_tmpl" || dr_fail "Error while linking: $path"
     [ "$prev" = directory ] && rmdir "$path"

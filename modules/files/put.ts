@@ -45,14 +45,17 @@ export function md5(data: Buffer | string): string {
 }
 
 const PUT_BODY = String.raw`
+# the stat cache is trusted: every change below is followed by dr_forget (or moves the entry)
+DR_ST_TRUST=1
 attrs_diff=0
 if [ -n "$from_src" ]; then
   [ -e "$from_src" ] || dr_fail "Source $from_src not found"
   [ -r "$from_src" ] || dr_fail "Source $from_src not readable"
   [ -d "$from_src" ] && dr_fail "Cannot copy invalid source '$from_src': not a file"
-  want_sum=$(dr_sha1 "$from_src")
+  dr_sum_of "$from_src" sha1; want_sum=$DR_SUM
   dr_out checksum "$want_sum"
-  dr_out md5sum "$(md5sum < "$from_src" 2>/dev/null | cut -d' ' -f1)"
+  dr_sum_of "$from_src" md5 2>/dev/null
+  dr_out md5sum "$DR_SUM"
 fi
 if [ "$slash" = 1 ] && [ ! -d "$dest" ]; then
   if [ "$CHECK" = 1 ]; then dr_out changed 1; dr_out content_changed 1; dr_out64 msg "dest directory $dest would be created"; exit 0; fi
@@ -65,9 +68,9 @@ if [ -d "$dest" ]; then
 fi
 if [ -L "$dest" ] && [ "$follow" = 1 ]; then dest=$(readlink -f "$dest"); fi
 dr_out64 dest "$dest"
-t=$(dr_type "$dest")
+dr_typev "$dest"; t=$DR_T
 cur_sum=
-dir=$(dr_dirname "$dest")
+dr_dirv "$dest"; dir=$DR_DN
 if [ "$t" = absent ]; then
   if [ ! -d "$dir" ] && [ "$parents" = 1 ]; then
     if [ "$CHECK" != 1 ]; then dr_err=$(mkdir -p "$dir" 2>&1) || dr_fail "Error creating $dir ($dr_err)"; fi
@@ -77,7 +80,17 @@ if [ "$t" = absent ]; then
 else
   if [ "$force" != 1 ]; then dr_out64 msg "file already exists"; dr_out changed 0; dr_stat dest. "$dest"; exit 0; fi
   [ "$t" = directory ] && dr_fail "$dest is a directory"
-  if [ "$t" = file ]; then cur_sum=$(dr_sha1 "$dest"); fi
+  if [ "$t" = file ]; then
+    dr_lstat "$dest"
+    cur_mode=$DR_ST_MODE cur_ug="$DR_ST_UID:$DR_ST_GID" cur_size=$DR_ST_SIZE
+    # a different size is a different content: the checksum is needed only for equal sizes
+    # (and for the guard of a two-step edit, which compares checksums)
+    if [ "$guard" != 1 ] && [ -n "$want_size" ] && [ -n "$cur_size" ] && [ "$cur_size" != "$want_size" ]; then
+      cur_sum=size-differs
+    else
+      dr_sum_of "$dest" sha1; cur_sum=$DR_SUM
+    fi
+  fi
   dr_save=$CHECK; CHECK=1; dr_attrs "$dest" "$owner" "$group" "$mode"; CHECK=$dr_save
   attrs_diff=$DR_CHANGED
   dr_out attrs_changed "$DR_CHANGED"; DR_CHANGED=0
@@ -90,7 +103,7 @@ if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
   content_changed=1
   DR_CHANGED=1
   if [ "$want_diff" = 1 ] && [ "$t" = file ]; then
-    if [ "$(stat -c %s "$dest")" -le 104448 ]; then dr_outfile before "$dest"; else dr_out before_large 1; fi
+    if [ "$cur_size" -le 104448 ]; then dr_outfile before "$dest"; else dr_out before_large 1; fi
   fi
   if [ "$want_diff" = 1 ] && [ -n "$from_src" ] && [ "$(stat -c %s "$from_src")" -le 104448 ]; then dr_outfile after "$from_src"; fi
   if [ "$CHECK" != 1 ]; then
@@ -98,15 +111,24 @@ if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
     tmp=$(mktemp "$dir/.drover-tmp.XXXXXX") || dr_fail "Destination $dir not writable"
     trap 'rm -f "$tmp"' EXIT
     if [ -n "$from_src" ]; then cat "$from_src" > "$tmp"; else cat > "$tmp"; fi || dr_fail "failed to write $dest"
-    [ "$(dr_sha1 "$tmp")" = "$want_sum" ] || dr_fail "Copied file does not match the expected checksum. Transfer failed."
-    if [ "$t" = file ]; then
-      chmod "$(stat -c %a "$dest")" "$tmp"
-      chown "$(stat -c %u:%g "$dest")" "$tmp" 2>/dev/null
+    dr_lstat "$tmp"
+    if [ -n "$from_src" ]; then
+      dr_sum_of "$tmp" sha1; [ "$DR_SUM" = "$want_sum" ]
     else
-      chmod "$(printf %o "$((0666 & ~0$(umask)))")" "$tmp"
-    fi
+      # stdin arrived whole over an integrity-checked channel: its size is what can go wrong
+      [ "$DR_ST_SIZE" = "$want_size" ]
+    fi || dr_fail "Copied file does not match the expected checksum. Transfer failed."
+    # the new file starts with the replaced file's mode and owner, or a new file's default
+    # mode; a numeric mode argument replaces that base at once (one chmod, not two)
+    case $mode in
+      [0-7][0-7][0-7][0-7]) dr_base=$mode ;;
+      *) if [ "$t" = file ]; then dr_base=$cur_mode; else dr_base=$(umask); dr_base=$((0666 & ~0$dr_base)); dr_base=$(printf %o "$dr_base"); fi ;;
+    esac
+    chmod "$dr_base" "$tmp" && DR_ST_MODE=$dr_base
+    if [ "$t" = file ] && [ "$cur_ug" != "$DR_ST_UID:$DR_ST_GID" ]; then dr_forget; chown "$cur_ug" "$tmp" 2>/dev/null; fi
     dr_attrs "$tmp" "$owner" "$group" "$mode"
     if [ -n "$validate" ]; then
+      dr_forget
       dr_v_out=$(sh -c "$validate" drover-validate "$tmp" 2>&1)
       dr_v_rc=$?
       if [ "$dr_v_rc" != 0 ]; then
@@ -115,8 +137,10 @@ if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
     fi
     if [ "$backup" = 1 ] && [ "$t" = file ]; then dr_backup "$dest"; fi
     if [ "$t" = link ]; then rm -f "$dest"; fi
-    dr_err=$(mv -f "$tmp" "$dest" 2>&1) || dr_fail "failed to copy to $dest: $dr_err"
+    dr_err=$(mv -f "$tmp" "$dest" 2>&1) || { dr_forget; dr_fail "failed to copy to $dest: $dr_err"; }
     trap - EXIT
+    # a rename keeps inode, mode, owner, size and times: what was known of the temp file holds for dest
+    if [ "$DR_ST_PATH" = "$tmp" ]; then DR_ST_PATH=$dest; else dr_forget; fi
   fi
 fi
 # the new file got its attributes before the rename; an unchanged one only needs them if they differ
@@ -143,6 +167,7 @@ export function putScript(o: PutOptions, ctx: PlanContext): string {
       slash,
       src_base: o.srcBase,
       want_sum: o.fromSrc === undefined ? sha1(o.content) : '',
+      want_size: o.fromSrc === undefined ? o.content.length : '',
       from_src: o.fromSrc === undefined ? undefined : shPath(o.fromSrc),
       owner: o.owner,
       group: o.group,

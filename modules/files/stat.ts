@@ -13,13 +13,21 @@ export interface StatArgs {
   get_attributes: boolean;
 }
 
+// One `stat` for every field (the names on lines of their own: a name may hold a blank) and
+// one `file --mime` for type and charset: few processes per task (docs/performance.md).
 const STAT_BODY = String.raw`
 if [ ! -e "$path" ] && [ ! -L "$path" ]; then dr_out exists 0; exit 0; fi
 dr_out exists 1
 if [ "$follow" = 1 ]; then dr_sf=-L; else dr_sf=; fi
-dr_out raw "$(stat $dr_sf -c '%f %u %g %s %X %Y %Z %i %d %h' "$path")"
-dr_out64 pw_name "$(stat $dr_sf -c %U "$path")"
-dr_out64 gr_name "$(stat $dr_sf -c %G "$path")"
+dr_st=$(stat $dr_sf -c '%f %u %g %s %X %Y %Z %i %d %h
+%U
+%G' "$path")
+dr_ifs=$IFS; IFS=$DR_NL; set -f
+set -- $dr_st
+IFS=$dr_ifs; set +f
+dr_out raw "$1"
+dr_out64 pw_name "$2"
+dr_out64 gr_name "$3"
 if [ -L "$path" ]; then
   dr_out64 lnk_target "$(readlink "$path")"
   dr_out64 lnk_source "$(readlink -f "$path")"
@@ -28,11 +36,15 @@ fi
 [ -w "$path" ] && dr_out writeable 1
 [ -x "$path" ] && dr_out executable 1
 if [ "$checksum" = 1 ] && [ -f "$path" ] && [ -r "$path" ]; then
-  if { [ "$follow" = 1 ] || [ ! -L "$path" ]; }; then dr_out checksum "$(dr_sum "$path" "$algo")"; fi
+  if { [ "$follow" = 1 ] || [ ! -L "$path" ]; }; then dr_sum_of "$path" "$algo"; dr_out checksum "$DR_SUM"; fi
 fi
 if [ "$mime" = 1 ] && command -v file >/dev/null 2>&1; then
-  dr_out64 mimetype "$(file -b --mime-type "$path" 2>/dev/null)"
-  dr_out64 charset "$(file -b --mime-encoding "$path" 2>/dev/null)"
+  # --mime prints "TYPE; charset=ENCODING", or one message (e.g. no read permission) for both
+  dr_mime=$(file -b --mime "$path" 2>/dev/null)
+  case $dr_mime in
+    *'; charset='*) dr_out64 mimetype "${'$'}{dr_mime%%; charset=*}"; dr_out64 charset "${'$'}{dr_mime##*; charset=}" ;;
+    *) dr_out64 mimetype "$dr_mime"; dr_out64 charset "$dr_mime" ;;
+  esac
 fi
 `;
 
