@@ -25,6 +25,7 @@ import {
 } from './context.js';
 import { proxiedTarget, startDelayProxies } from './delay-proxy.js';
 import type { FloorPlan, FloorStep } from './floor.js';
+import { benchInfraRows } from './infra-case.js';
 import { benchPlaybookCase } from './playbook-case.js';
 import { addRatios, formatTable, type Row } from './table.js';
 import {
@@ -413,6 +414,7 @@ async function main(): Promise<void> {
     await stopping();
   }
   if (opts.only.has('inventory')) rows.push(...(await benchInventoryRows(log)));
+  if (opts.only.has('infra')) rows.push(...(await benchInfraRows(log)));
   if (opts.only.has('scale') && opts.scale.length)
     await benchScale(opts, join(dir, 'scale'), scratchDir, rows, log);
   addRatios(rows);
