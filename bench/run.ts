@@ -311,7 +311,7 @@ async function main(): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  const needsFleet = [...opts.only].some((w) => w !== 'inventory' && w !== 'scale');
+  const needsFleet = [...opts.only].some((w) => w !== 'inventory' && w !== 'scale' && w !== 'infra');
   const rows: Row[] = [];
   const scratchDir = join(dir, 'scratch');
   await mkdir(scratchDir, { recursive: true });
