@@ -78,7 +78,7 @@ export type RunEvent =
   | { type: 'handler.notify'; host: string; handler: string; time: number }
   | { type: 'play.end'; play: PlayRef; time: number }
   | { type: 'play.no_hosts'; play: PlayRef; reason: 'no hosts matched' | 'no more hosts left'; time: number }
-  | { type: 'include'; hosts: string[]; task: TaskRef; file: string; time: number }
+  | { type: 'include'; hosts: string[]; task: TaskRef; file: string; itemLabel?: string; time: number }
   | { type: 'warning'; message: string; pos?: SourcePos; time: number }
   | { type: 'deprecation'; message: string; pos?: SourcePos; time: number }
   | { type: 'interrupted'; time: number }

@@ -6,6 +6,9 @@ import type { TaskResult } from '../../modules/types.js';
 import type { EventHandlers, EventOf, EventSink, HostStats, RunEvent } from '../events/types.js';
 import { pyJson } from './pyjson.js';
 
+/** Actions Ansible reports with an `included:` line instead of `ok:`. */
+const INCLUDE_ACTIONS = new Set(['include_tasks', 'include', 'include_role']);
+
 export interface HumanOptions {
   write: (text: string) => void;
   writeErr?: (text: string) => void;
@@ -128,12 +131,16 @@ export class HumanOutput implements EventSink {
     },
     'host.result': (e) => {
       // Loop tasks were reported item by item; Ansible's callback prints no summary line.
-      if (!e.loop) this.result(e);
+      // An include's ok is its `included:` line.
+      // A loop whose items were all skipped ends with a plain `skipping: [host]`, as in Ansible.
+      if (e.loop && e.status === 'skipped') this.result(e);
+      else if (!e.loop && !(e.status === 'ok' && INCLUDE_ACTIONS.has(e.task.action))) this.result(e);
     },
     'host.item': (e) => this.result({ ...e, type: 'host.result', durationMs: 0 }),
     include: (e) => {
       this.flushBanner();
-      this.line(`included: ${e.file} for ${e.hosts.join(', ')}`);
+      const item = e.itemLabel === undefined ? '' : ` => (item=${e.itemLabel})`;
+      this.line(`included: ${e.file} for ${e.hosts.join(', ')}${item}`);
     },
     'play.no_hosts': (e) => {
       if (e.reason === 'no hosts matched') this.line('skipping: no hosts matched', 'skip');

@@ -20,12 +20,21 @@ import type { PlayRun } from './play.js';
 import type { VarLookup } from './ports.js';
 import { factLayer, type HostState, type Layer, lookupOver, type TaskScope, taskLayers } from './vars.js';
 
+/** Actions whose result is more tasks to run (Ansible's `included:` lines). */
+export const INCLUDE_ACTIONS = new Set(['include_tasks', 'include', 'include_role']);
+
 export const NO_LOG_MSG =
   "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /** What the walker needs back besides the result: follow-up work the task asked for. */
 export interface Effects {
-  include?: { nodes: import('../playbook/types.js').PlayNode[]; scope: TaskScope; file: string }[];
+  include?: {
+    nodes: import('../playbook/types.js').PlayNode[];
+    scope: TaskScope;
+    file: string;
+    /** The loop item's label when a looped include made this one. */
+    itemLabel?: string;
+  }[];
   meta?: string;
 }
 
@@ -202,7 +211,8 @@ export class TaskExecutor {
         skipped_reason: 'No items in the list',
         results: [],
       };
-      return { status: 'skipped', result, loop: true };
+      // Ansible prints one `skipping: [host]` line for an empty loop.
+      return { status: 'skipped', result };
     }
 
     const results: TaskResult[] = [];
@@ -254,13 +264,16 @@ export class TaskExecutor {
       if (indexVar) r[indexVar] = i;
       if (extended) r.ansible_loop = loopLayer.ansible_loop;
       results.push(r);
-      if (out.effects?.include) includes.push(...out.effects.include);
+      if (out.effects?.include)
+        includes.push(...out.effects.include.map((inc) => ({ ...inc, itemLabel: label })));
       delegatedTo = out.delegatedTo;
       if (out.status === 'unreachable') {
         // An unreachable host stops its loop: the remaining items could not run either.
         return { status: 'unreachable', result: { ...out.result, results }, loop: true };
       }
-      this.run.emitItem(task, host.name, out.status, r, label, out.delegatedTo);
+      // A looped include reports `included: FILE for HOSTS => (item=...)`, not a line per item.
+      if (!(INCLUDE_ACTIONS.has(task.action) && out.effects?.include))
+        this.run.emitItem(task, host.name, out.status, r, label, out.delegatedTo);
       if (pause > 0 && i < items.length - 1) await new Promise((res) => setTimeout(res, pause * 1000));
     }
     const agg: TaskResult = { results, changed: false, skipped: true };

@@ -592,14 +592,20 @@ export class PlayRun {
         }),
       ),
     );
-    const includeGroups = new Map<string, string[]>();
+    // Ansible groups `included:` lines by file and loop item, hosts in order.
+    const includeGroups = new Map<string, { file: string; itemLabel?: string; hosts: string[] }>();
     for (const { w, out, ms } of outcomes) {
       this.record(task, w.host, out, ms, opts.rescuable ?? false);
       results.set(w.host.name, out);
       for (const inc of out.effects?.include ?? []) {
-        const list = includeGroups.get(inc.file) ?? [];
-        list.push(w.host.name);
-        includeGroups.set(inc.file, list);
+        const key = `${inc.file}\0${inc.itemLabel ?? ''}`;
+        let g = includeGroups.get(key);
+        if (!g) {
+          g = { file: inc.file, hosts: [] };
+          if (inc.itemLabel !== undefined) g.itemLabel = inc.itemLabel;
+          includeGroups.set(key, g);
+        }
+        g.hosts.push(w.host.name);
       }
       if (out.effects?.meta) await this.applyMeta(out.effects.meta, [w]);
     }
@@ -615,8 +621,10 @@ export class PlayRun {
           Object.assign(w.host.hostFacts, first.result.ansible_facts ?? {});
       }
     }
-    for (const [file, hosts] of includeGroups) {
-      this.emit({ type: 'include', hosts, task: ref, file, time: Date.now() });
+    for (const g of includeGroups.values()) {
+      const e: RunEvent = { type: 'include', hosts: g.hosts, task: ref, file: g.file, time: Date.now() };
+      if (g.itemLabel !== undefined) e.itemLabel = g.itemLabel;
+      this.emit(e);
     }
     this.applyFailurePolicies(task, live, results);
     void started;
@@ -686,7 +694,8 @@ export class PlayRun {
         stats.changed++;
         break;
       default:
-        stats.ok++;
+        // Each item of a looped include counts, as in Ansible.
+        stats.ok += out.loop && out.effects?.include ? Math.max(1, out.effects.include.length) : 1;
     }
     if ((status === 'changed' || (status === 'ignored' && r.changed)) && task.notify) {
       for (const n of task.notify) {

@@ -364,6 +364,8 @@ interface Tokenizer {
  */
 function lex(src: string, opts: Dict, rawInVariables: boolean): Tokenizer {
   const t = nj.lexer.lex(src, opts) as unknown as Tokenizer;
+  // nunjucks' back() reads this.src (a typo for this.str) when stepping back over a newline.
+  (t as unknown as Dict).src = t.str;
   let inVar = false;
   const next = t.nextToken.bind(t);
   // Jinja balances braces, so `{{ {'a': {'b': 1}} }}` ends at the last `}}`, not the first.
@@ -684,6 +686,59 @@ function markFloats(parser: Dict): void {
     if (tok?.type === 'float' && node.typename === 'Literal') node.isFloat = true;
     return node;
   };
+  const nodes = nj.nodes as Record<string, new (...a: unknown[]) => NjNode>;
+  // nunjucks' postfix parser, plus Jinja's integer attribute (`item.0` is item[0]).
+  parser.parsePostfix = function (this: Dict, start: NjNode) {
+    let node = start;
+    let tok = peekToken.call(this) as { type: string; value: string; lineno: number; colno: number } | null;
+    while (tok) {
+      if (tok.type === 'left-paren') {
+        node = new nodes.FunCall!(
+          tok.lineno,
+          tok.colno,
+          node,
+          (this.parseSignature as () => NjNode).call(this),
+        );
+      } else if (tok.type === 'left-bracket') {
+        const lookup = (this.parseAggregate as () => NjNode).call(this);
+        if ((lookup.children as NjNode[]).length > 1)
+          (this.fail as (m: string) => never).call(this, 'invalid index');
+        node = new nodes.LookupVal!(tok.lineno, tok.colno, node, (lookup.children as NjNode[])[0]);
+      } else if (tok.type === 'operator' && tok.value === '.') {
+        (this.nextToken as () => unknown).call(this);
+        // `item.0.name` lexes as `item`, `.`, `0.` (a float), `name`: Jinja reads no float after a dot.
+        let pendingDot = true;
+        while (pendingDot) {
+          pendingDot = false;
+          const val = (this.nextToken as () => typeof tok).call(this);
+          if (!val || !['symbol', 'int', 'float'].includes(val.type))
+            (this.fail as (m: string, l?: number, c?: number) => never).call(
+              this,
+              `expected name as lookup value, got ${val?.value}`,
+              val?.lineno,
+              val?.colno,
+            );
+          const keys: (string | number)[] =
+            val!.type === 'symbol'
+              ? [val!.value]
+              : val!.value
+                  .split('.')
+                  .filter((k) => k !== '')
+                  .map(Number);
+          if (val!.type === 'float' && val!.value.endsWith('.')) pendingDot = true;
+          for (const key of keys)
+            node = new nodes.LookupVal!(
+              tok.lineno,
+              tok.colno,
+              node,
+              new nodes.Literal!(val!.lineno, val!.colno, key),
+            );
+        }
+      } else break;
+      tok = peekToken.call(this) as typeof tok;
+    }
+    return node;
+  };
   // `{% for x in seq if cond %}` parses as a for over an else-less inline if: undo that.
   const parseFor = parser.parseFor as () => NjNode;
   parser.parseFor = function (this: Dict) {
@@ -703,7 +758,6 @@ function markFloats(parser: Dict): void {
   };
   // Jinja's test call forms: `x is name`, `x is name(args)` and `x is name arg` (one argument
   // without parentheses, as in `3 is in nums` or `n is divisibleby 3`).
-  const nodes = nj.nodes as Record<string, new (...a: unknown[]) => NjNode>;
   const argStart = new Set([
     'symbol',
     'string',
