@@ -154,7 +154,7 @@ export function planGit(a: GitArgs, ctx: PlanContext): Step | TaskResult {
   );
   return {
     script,
-    parse(r: RunResult): TaskResult {
+    parse(r: RunResult): TaskResult | Step {
       const { report, failure } = readAnswer(r, 'git');
       if (failure) return failure;
       const before = report.flag('before_none') ? null : (report.get('before') ?? null);
@@ -165,8 +165,36 @@ export function planGit(a: GitArgs, ctx: PlanContext): Step | TaskResult {
         after,
       };
       if (report.flag('remote_url_changed')) res.remote_url_changed = true;
-      if (ctx.diff && res.changed) res.diff = { prepared: `${before ?? '(none)'} -> ${after ?? '(none)'}\n` };
-      return res;
+      if (!ctx.diff || !res.changed || after === null) return res;
+      // Ansible's get_diff: a new checkout names the commit; an update shows `git diff`.
+      if (before === null) {
+        res.diff = { prepared: `>> Newly checked out ${after}` };
+        return res;
+      }
+      if (before === after || ctx.check || a.bare) return res;
+      return gitDiffStep(a, before, after, res);
+    },
+  };
+}
+
+/** A second round trip, only for `--diff` of an updated checkout: `git diff BEFORE AFTER`. */
+function gitDiffStep(a: GitArgs, before: string, after: string, res: TaskResult): Step {
+  return {
+    script: buildScript(
+      false,
+      { git: a.executable ?? 'git', dest: a.dest, before, after },
+      'out=$("$git" -C "$dest" diff "$before" "$after" 2>&1); rc=$?; d_emit rc "$rc"; d_emit out "$out"; exit 0',
+    ),
+    parse(r: RunResult): TaskResult {
+      const { report } = readAnswer(r, 'git');
+      const out = report.get('out') ?? '';
+      const ok = report.get('rc') === '0';
+      const prepared = ok
+        ? out
+          ? `${out}\n`
+          : `>> No visual differences between ${before} and ${after}`
+        : `>> Failed to get proper diff between ${before} and ${after}${out ? `:\n>> ${out}` : ''}`;
+      return { ...res, diff: { prepared } };
     },
   };
 }

@@ -256,10 +256,24 @@ export function planApt(a: AptArgs, ctx: PlanContext): Step | TaskResult {
         res.stderr = '';
         res.stderr_lines = [];
       }
-      if (ctx.diff && pkgChanged) res.diff = { prepared: stdout };
+      if (ctx.diff && pkgChanged) res.diff = aptParseDiff(stdout);
       return res;
     },
   };
+}
+
+/**
+ * Ansible's parse_diff: apt-get's output from after "Reading state information..." through
+ * the "N upgraded, ..." line (everything when the markers are missing).
+ */
+export function aptParseDiff(output: string): { prepared: string } {
+  const lines = output.split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  let start = lines.indexOf('Resolving dependencies...');
+  if (start < 0) start = lines.indexOf('Reading state information...');
+  let end = lines.findIndex((l) => /^[0-9]+ (packages )?upgraded/.test(l));
+  if (end < 0) end = lines.length;
+  return { prepared: lines.slice(start + 1, end + 1).join('\n') };
 }
 
 export const apt: Module<AptArgs> = {

@@ -212,7 +212,7 @@ export async function runScenarios(
     await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
     const setup = scenarios
       .filter((s) => s.setup)
-      .map((s) => `( set -e; ${s.setup} ) || { echo "setup of ${s.id} failed" >&2; exit 1; }`)
+      .map((s) => `( set -e\n${s.setup}\n) || { echo "setup of ${s.id} failed" >&2; exit 1; }`)
       .join('\n');
     for (const h of [hosts.d, hosts.a]) {
       const r = await runSsh(fleet, h, setup, { timeoutMs: 120_000 });

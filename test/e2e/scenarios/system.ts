@@ -1,0 +1,328 @@
+/**
+ * System, package, network and command module scenarios (test/e2e/modules-corpus.test.ts).
+ * Every scenario has its own names and paths: in check mode no task sees another's changes.
+ *
+ * Fleet hosts share this machine's kernel and network namespace: sysctl runs with
+ * reload=no, `mount` edits fstab only (state=present), HTTP comes from a server in the test
+ * process on 127.0.0.1 (HTTP_PORT, in this suite's port range 25100-25199).
+ */
+import { createHash } from 'node:crypto';
+import type { TaskResult } from '../../../modules/types.js';
+import type { Scenario } from './harness.js';
+
+export const HTTP_PORT = 25150;
+const URL = `http://127.0.0.1:${HTTP_PORT}`;
+export const PAYLOAD = 'payload from the controller\n';
+const PAYLOAD_SHA256 = createHash('sha256').update(PAYLOAD).digest('hex');
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusKeyxxxxxxxxxxxxxxxxxxxxxxxxx corpus@test';
+const HOSTKEY =
+  'git.corpus.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusHostKeyxxxxxxxxxxxxxxxxx';
+
+const INIT_SCRIPT = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          corpus-demo
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: drover corpus demo daemon
+### END INIT INFO
+PIDFILE=/run/corpus-demo.pid
+case "$1" in
+  start) sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > $PIDFILE ;;
+  stop) [ -f $PIDFILE ] && kill "$(cat $PIDFILE)" 2>/dev/null; rm -f $PIDFILE ;;
+  restart|reload) $0 stop; $0 start ;;
+  status) [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null ;;
+  *) exit 3 ;;
+esac
+`;
+
+/** A .deb built on the host with dpkg-deb (no network). */
+const deb = (name: string, dir: string) =>
+  `mkdir -p /srv/build/${name}/DEBIAN /srv/build/${name}/usr/share/${name} ${dir}
+printf 'Package: ${name}\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: drover <d@example.test>\\nDescription: drover e2e package\\n' > /srv/build/${name}/DEBIAN/control
+echo ${name} > /srv/build/${name}/usr/share/${name}/README
+dpkg-deb -Zgzip --build /srv/build/${name} ${dir}/${name}_1.0_all.deb >/dev/null`;
+
+/** A local apt repository (file:) with one package, known to apt without touching other lists. */
+const LOCAL_REPO = `${deb('drover-repo-pkg', '/srv/repo')}
+${deb('drover-pkg-generic', '/srv/repo')}
+(cd /srv/repo && dpkg-scanpackages . /dev/null 2>/dev/null > Packages)
+echo 'deb [trusted=yes] file:/srv/repo ./' > /etc/apt/sources.list.d/drover-local.list
+apt-get update -qq -o Dir::Etc::sourcelist=sources.list.d/drover-local.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >/dev/null`;
+
+/** A wheel made by hand (zip + metadata): pip installs it offline from --find-links. */
+const WHEEL = `mkdir -p /srv/wheels && cd /srv/wheels && /usr/bin/python3 - <<'PY'
+import zipfile
+w = zipfile.ZipFile('drover_demo-1.0-py3-none-any.whl', 'w')
+w.writestr('drover_demo/__init__.py', 'VERSION = "1.0"\\n')
+w.writestr('drover_demo-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: drover-demo\\nVersion: 1.0\\n')
+w.writestr('drover_demo-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
+w.writestr('drover_demo-1.0.dist-info/RECORD', '')
+w.close()
+PY`;
+
+// Fixed dates: both twins make the same commit, so the shas in the diffs agree.
+const GIT_REPO = `export GIT_AUTHOR_DATE='2020-01-01T00:00:00Z' GIT_COMMITTER_DATE='2020-01-01T00:00:00Z'
+git init -q --bare -b main /srv/git/repo.git
+git clone -q /srv/git/repo.git /srv/git/work 2>/dev/null
+cd /srv/git/work && echo one > f && git add f && git -c user.name=t -c user.email=t@x commit -q -m one && git push -q origin main 2>/dev/null`;
+
+/** The package's dpkg status and version. */
+const dpkgStatus = (pkg: string) => `dpkg-query -W -f='\${Status} \${Version}\\n' ${pkg}`;
+
+const check = (cond: boolean, what: string, r: TaskResult) => {
+  if (!cond) throw new Error(`${what}: ${JSON.stringify(r).slice(0, 400)}`);
+};
+
+export const SYSTEM_SCENARIOS: Scenario[] = [
+  // accounts
+  {
+    id: 'group',
+    module: 'group',
+    args: { name: 'corpusgrp', gid: 3400 },
+    expect: 'getent group corpusgrp',
+    contains: ['corpusgrp:x:3400:'],
+  },
+  {
+    id: 'user',
+    module: 'user',
+    args: { name: 'corpususer', uid: 3401, groups: ['users'], shell: '/bin/sh', comment: "Corpus O'User $x" },
+    expect: 'getent passwd corpususer; id -Gn corpususer; ls -d /home/corpususer',
+    contains: ["corpususer:x:3401:3401:Corpus O'User $x:/home/corpususer:/bin/sh"],
+  },
+  {
+    id: 'user absent',
+    module: 'user',
+    args: { name: 'corpusgone', state: 'absent', remove: true },
+    setup: 'useradd -m -u 3402 corpusgone',
+    expect: 'getent passwd corpusgone; ls -d /home/corpusgone 2>&1 | sed "s/.*: //"',
+    contains: ['No such file or directory'],
+  },
+  {
+    id: 'authorized_key',
+    module: 'authorized_key',
+    args: { user: 'drover', key: KEY, key_options: 'no-pty' },
+    expect:
+      'stat -c "%a %U" /home/drover/.ssh /home/drover/.ssh/authorized_keys; cat /home/drover/.ssh/authorized_keys',
+    contains: [`no-pty ${KEY}`],
+  },
+  {
+    id: 'cron file',
+    module: 'cron',
+    args: {
+      name: 'corpus job',
+      job: 'echo "$HOME" > /dev/null',
+      minute: '*/5',
+      cron_file: 'corpus',
+      user: 'root',
+    },
+    expect: 'cat /etc/cron.d/corpus',
+    contains: ['#Ansible: corpus job\n*/5 * * * * root echo "$HOME" > /dev/null'],
+    // ansible-core's cron module needs the `crontab` binary even for cron_file; this machine
+    // has no cron installed (test/oracle/modules-system.test.ts compares cron with a stand-in).
+    noOracle: 'ansible-core cron requires crontab, not installed here',
+  },
+  {
+    id: 'hostname',
+    module: 'hostname',
+    args: { name: 'corpus.example.test', use: 'debian' },
+    expect: 'hostname; cat /etc/hostname',
+    noOracle: 'ansible-core 2.14 runs hostnamectl for use=debian, which fails without systemd as PID 1',
+  },
+  {
+    id: 'sysctl (file only: hosts share the kernel)',
+    module: 'sysctl',
+    args: { name: 'vm.swappiness', value: '13', sysctl_file: '/etc/sysctl.d/90-corpus.conf', reload: false },
+    expect: 'cat /etc/sysctl.d/90-corpus.conf',
+    contains: ['vm.swappiness=13'],
+  },
+  {
+    id: 'known_hosts',
+    module: 'known_hosts',
+    args: { name: 'git.corpus.example', key: HOSTKEY, path: '/etc/ssh/ssh_known_hosts' },
+    expect: 'cat /etc/ssh/ssh_known_hosts',
+    contains: [HOSTKEY],
+  },
+  {
+    id: 'mount (fstab only)',
+    module: 'mount',
+    args: { path: '/mnt/corpus data', src: 'tmpfs', fstype: 'tmpfs', opts: 'size=1m', state: 'present' },
+    expect: 'cat /etc/fstab; grep -c corpus /proc/mounts',
+    contains: ['tmpfs /mnt/corpus\\040data tmpfs size=1m 0 0'],
+    diffGap: 'drover shows the fstab edit as a diff; ansible.posix.mount returns none',
+  },
+  // read-only / waiting modules: never changed
+  {
+    id: 'getent',
+    module: 'getent',
+    args: { database: 'passwd', key: 'drover' },
+    check: 'ok',
+    run: 'ok',
+    result: (r) =>
+      check((r.ansible_facts as Record<string, unknown>)?.getent_passwd !== undefined, 'facts', r),
+  },
+  {
+    id: 'wait_for path',
+    module: 'wait_for',
+    args: { path: '/etc/hostname', timeout: 5 },
+    check: 'skipped',
+    run: 'ok',
+  },
+  {
+    id: 'wait_for port (the controller HTTP server)',
+    module: 'wait_for',
+    args: { host: '127.0.0.1', port: HTTP_PORT, timeout: 5 },
+    check: 'skipped',
+    run: 'ok',
+  },
+  {
+    id: 'wait_for search_regex',
+    module: 'wait_for',
+    args: { path: '/srv/wait/ready', search_regex: 'up (\\d+)', timeout: 5 },
+    setup: 'mkdir -p /srv/wait; echo "up 42" > /srv/wait/ready',
+    check: 'skipped',
+    run: 'ok',
+    result: (r) => check(JSON.stringify(r.match_groups) === '["42"]', 'match_groups', r),
+  },
+  // services (sysv: /etc/init.d + update-rc.d; there is no systemd as PID 1 here)
+  {
+    id: 'service (sysv) started and enabled',
+    module: 'service',
+    args: { name: 'corpus-demo', state: 'started', enabled: true },
+    setup: `cat > /etc/init.d/corpus-demo <<'EOF'\n${INIT_SCRIPT}EOF\nchmod 755 /etc/init.d/corpus-demo`,
+    expect: 'ls /etc/rc2.d | grep corpus; /etc/init.d/corpus-demo status && echo running',
+    contains: ['running'],
+  },
+  // packages
+  {
+    id: 'apt deb (a local .deb made with dpkg-deb)',
+    module: 'apt',
+    args: { deb: '/srv/debs/drover-deb-pkg_1.0_all.deb' },
+    setup: deb('drover-deb-pkg', '/srv/debs'),
+    expect: `${dpkgStatus('drover-deb-pkg')}; cat /usr/share/drover-deb-pkg/README`,
+    contains: ['install ok installed 1.0'],
+    diffGap:
+      'drover installs a .deb with apt-get (dependencies in the same transaction), Ansible with dpkg -i: each diff is its own tool output',
+  },
+  {
+    id: 'apt name from a local file: repository',
+    module: 'apt',
+    args: { name: 'drover-repo-pkg', state: 'present' },
+    setup: LOCAL_REPO,
+    expect: dpkgStatus('drover-repo-pkg'),
+    contains: ['install ok installed 1.0'],
+  },
+  {
+    id: 'package (state defaults to present)',
+    module: 'package',
+    args: { name: 'drover-pkg-generic' },
+    setup: LOCAL_REPO,
+    expect: dpkgStatus('drover-pkg-generic'),
+    contains: ['install ok installed 1.0'],
+  },
+  {
+    id: 'apt from the Debian mirror (sl)',
+    module: 'apt',
+    args: { name: 'sl', install_recommends: false },
+    expect: dpkgStatus('sl'),
+    contains: ['install ok installed 5.02'],
+  },
+  {
+    id: 'apt_repository',
+    module: 'apt_repository',
+    args: { repo: 'deb [trusted=yes] file:/srv/repo2 ./', filename: 'corpus-extra', update_cache: false },
+    expect: 'cat /etc/apt/sources.list.d/corpus-extra.list',
+    contains: ['deb [trusted=yes] file:/srv/repo2 ./'],
+  },
+  {
+    id: 'pip (offline wheel into a venv)',
+    module: 'pip',
+    args: {
+      name: 'drover-demo',
+      virtualenv: '/opt/corpus-venv',
+      virtualenv_command: '/usr/bin/python3 -m venv',
+      extra_args: '--no-index --find-links /srv/wheels',
+    },
+    setup: WHEEL,
+    expect: '/opt/corpus-venv/bin/python -c "import drover_demo; print(drover_demo.VERSION)"',
+    contains: ['1.0'],
+  },
+  // network
+  {
+    id: 'git (a local bare repository)',
+    module: 'git',
+    args: { repo: '/srv/git/repo.git', dest: '/opt/corpus-checkout', version: 'main' },
+    setup: GIT_REPO,
+    expect: 'cat /opt/corpus-checkout/f; git -C /opt/corpus-checkout rev-parse --abbrev-ref HEAD',
+    contains: ['one'],
+  },
+  {
+    id: 'get_url (controller HTTP server, checksum, mode)',
+    module: 'get_url',
+    args: {
+      url: `${URL}/payload.txt`,
+      dest: '/srv/dl/payload.txt',
+      checksum: `sha256:${PAYLOAD_SHA256}`,
+      mode: '0640',
+    },
+    setup: 'mkdir -p /srv/dl',
+    expect: 'stat -c %a /srv/dl/payload.txt; cat /srv/dl/payload.txt',
+    contains: ['640', PAYLOAD],
+  },
+  {
+    id: 'uri GET json (no check mode, as Ansible)',
+    module: 'uri',
+    args: { url: `${URL}/api.json`, return_content: true, follow_redirects: false },
+    check: 'skipped',
+    run: 'ok',
+    result: (r) => check((r.json as { name?: string })?.name === 'drover' && r.status === 200, 'json', r),
+  },
+  {
+    id: 'uri POST body_format json, status_code list',
+    module: 'uri',
+    args: {
+      url: `${URL}/echo`,
+      method: 'POST',
+      body_format: 'json',
+      body: { a: 1 },
+      status_code: [200, 201],
+    },
+    check: 'skipped',
+    run: 'ok',
+    result: (r) => check(r.status === 201 && (r.json as { a?: number })?.a === 1, 'echo', r),
+  },
+  // commands: check mode runs nothing unless creates/removes decide
+  {
+    id: 'command (no creates: skipped in check mode, changes on every run)',
+    module: 'command',
+    args: { cmd: 'touch /srv/cmd-plain' },
+    check: 'skipped',
+    rerun: 'changed',
+    expect: 'ls /srv/cmd-plain',
+  },
+  {
+    id: 'command creates (missing: would run)',
+    module: 'command',
+    args: { cmd: 'touch /srv/cmd-created', creates: '/srv/cmd-created' },
+    expect: 'ls /srv/cmd-created',
+  },
+  {
+    id: 'command creates (exists: not run)',
+    module: 'command',
+    args: { cmd: 'touch /srv/cmd-never', creates: '/etc/hostname' },
+    check: 'ok',
+    run: 'ok',
+    expect: 'ls /srv/cmd-never 2>&1 | sed "s/.*: //"',
+    contains: ['No such file or directory'],
+  },
+  {
+    id: 'shell removes (exists: would run)',
+    module: 'shell',
+    args: { cmd: 'rm /srv/cmd-removed && echo gone', removes: '/srv/cmd-removed' },
+    setup: 'touch /srv/cmd-removed',
+    expect: 'ls /srv/cmd-removed 2>&1 | sed "s/.*: //"',
+    contains: ['No such file or directory'],
+  },
+];
