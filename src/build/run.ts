@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,6 +135,18 @@ export async function treeDigest(path: string): Promise<{ digest: string; mtime:
   return { digest: sha256(parts.join('\n')), mtime };
 }
 
+const PLAYBOOK_DIRS = [
+  'roles',
+  'group_vars',
+  'host_vars',
+  'templates',
+  'files',
+  'vars',
+  'tasks',
+  'handlers',
+  'library',
+];
+
 /** The files a step reads on the controller (their contents are part of its cache key). */
 function stepInputs(step: Provisioner): string[] {
   switch (step.type) {
@@ -142,8 +154,16 @@ function stepInputs(step: Provisioner): string[] {
       return step.scripts;
     case 'file':
       return step.direction === 'upload' ? step.sources : [];
-    case 'playbook':
-      return [dirname(step.playbookFile), ...step.vaultPasswordFiles];
+    case 'playbook': {
+      // What a playbook can read beside it: YAML files (imports), roles, vars, templates and files.
+      const dir = dirname(step.playbookFile);
+      const beside = existsSync(dir) ? readdirSync(dir).sort() : [];
+      return [
+        ...beside.filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f)),
+        ...beside.filter((f) => PLAYBOOK_DIRS.includes(f)).map((f) => join(dir, f)),
+        ...step.vaultPasswordFiles,
+      ];
+    }
     default:
       return [];
   }
