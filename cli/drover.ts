@@ -11,6 +11,7 @@ import { execCommand } from './exec.js';
 import { infraCommand } from './infra.js';
 import { inventoryCommand } from './inventory.js';
 import { lintCommand } from './lint.js';
+import { maskForDisplay } from './outputs.js';
 import { playbookCommand } from './playbook.js';
 import { vaultCommand } from './vault.js';
 
@@ -26,11 +27,13 @@ function version(): string {
 }
 
 function printError(e: unknown): number {
+  // Vault values can reach an error message (a file name templated from one): mask them.
+  const stderr = { write: (text: string) => process.stderr.write(maskForDisplay(text)) };
   if (e instanceof ValidationError) {
     const errors = e.problems.filter((p) => p.severity !== 'warning');
     for (const w of e.problems.filter((p) => p.severity === 'warning'))
-      process.stderr.write(`[WARNING]: ${formatProblem(w)}\n`);
-    process.stderr.write(
+      stderr.write(`[WARNING]: ${formatProblem(w)}\n`);
+    stderr.write(
       errors.length === 1
         ? `ERROR! ${formatProblem(errors[0]!)}\n`
         : `ERROR! ${errors.length} problems found:\n${errors.map((p) => `  - ${formatProblem(p).replaceAll('\n', '\n    ')}`).join('\n')}\n`,
@@ -38,11 +41,11 @@ function printError(e: unknown): number {
     return e.exitCode;
   }
   if (e instanceof DroverError) {
-    process.stderr.write(`ERROR! ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    stderr.write(`ERROR! ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return e.exitCode;
   }
   const err = e as Error;
-  process.stderr.write(
+  stderr.write(
     `ERROR! Unexpected error: ${err?.message ?? String(e)}\nThis is a bug in drover; please report it with the command you ran.\n${process.env.DROVER_DEBUG ? `${err?.stack}\n` : ''}`,
   );
   return ExitCode.internal;

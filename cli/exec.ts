@@ -11,7 +11,7 @@ import { parseKv } from '../src/playbook/split-args.js';
 import type { Play, Playbook, TaskNode } from '../src/playbook/types.js';
 import { runPlaybook } from '../src/runner/playbook.js';
 import { addCommonOptions, type CommonOptions, fanOut, OMIT, wire } from './common.js';
-import { buildSinks } from './outputs.js';
+import { buildSinks, registerRedactor } from './outputs.js';
 import { interruptible } from './signals.js';
 import { varsFileLoader } from './vars-files.js';
 
@@ -72,6 +72,7 @@ export function adhocTask(moduleName: string, args: string | undefined): TaskNod
 
 async function runExec(pattern: string, opts: ExecOptions): Promise<number> {
   const w = await wire(opts);
+  registerRedactor(w.redactor);
   if (opts.listHosts) {
     const hosts = w.inventory.selectHosts(pattern, opts.limit ? { limit: opts.limit } : undefined);
     process.stdout.write(`  hosts (${hosts.length}):\n${hosts.map((h) => `    ${h}\n`).join('')}`);

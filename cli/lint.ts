@@ -13,6 +13,7 @@ import { counts, formatLint, LINT_FORMATS, type LintFormat } from '../src/lint/r
 import type { LoadOptions } from '../src/playbook/load.js';
 import { readAnsibleConfig } from './ansible-config.js';
 import { type CommonOptions, wire } from './common.js';
+import { registerRedactor } from './outputs.js';
 
 const DEFAULT_INVENTORY = '/etc/ansible/hosts';
 
@@ -85,6 +86,7 @@ async function runLint(
   if (opts.vaultId) common.vaultId = opts.vaultId;
   if (opts.askVaultPass) common.askVaultPass = true;
   const w = await wire(common, { playbookDir });
+  registerRedactor(w.redactor);
   const load: LoadOptions = {
     decryptVault: (c, where) => w.keyring.decryptText(c, where),
     decryptFile: (text, file) => w.keyring.decryptText(text, file),

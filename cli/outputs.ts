@@ -13,6 +13,23 @@ import type { Redactor } from '../src/output/redact.js';
 
 export const FORMATS = ['json', 'summary', 'junit', 'github', 'html'] as const;
 
+/**
+ * The redactors of the runs in this process. Errors that end a command (a missing imported
+ * file named through a vault-encrypted extra var, ...) are printed by cli/drover.ts outside
+ * any run's sinks: it masks them with these, so no output path skips the redactor.
+ */
+const processRedactors = new Set<Redactor>();
+
+export function registerRedactor(r: Redactor): void {
+  processRedactors.add(r);
+}
+
+export function maskForDisplay(text: string): string {
+  let out = text;
+  for (const r of processRedactors) out = r.redact(out);
+  return out;
+}
+
 /** A final JSON summary: recap, per-host totals, failures, duration. */
 class SummaryOutput implements EventSink {
   private failures: { host: string; task: string; pos?: unknown; msg: unknown }[] = [];

@@ -18,7 +18,7 @@ import type { Playbook } from '../src/playbook/types.js';
 import { runPlaybook } from '../src/runner/playbook.js';
 import type { TaskLoader } from '../src/runner/ports.js';
 import { addCommonOptions, type CommonOptions, fanOut, OMIT, wire } from './common.js';
-import { buildSinks } from './outputs.js';
+import { buildSinks, registerRedactor } from './outputs.js';
 import { interruptible } from './signals.js';
 
 interface PlaybookOptions extends CommonOptions {
@@ -80,6 +80,7 @@ export function taskLoader(loadOpts: LoadOptions): TaskLoader {
 async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promise<number> {
   const playbookDir = dirname(resolve(files[0]!));
   const w = await wire(opts, { playbookDir });
+  registerRedactor(w.redactor);
   w.runnerOptions.tags = opts.tags ?? [];
   w.runnerOptions.skipTags = opts.skipTags ?? [];
   w.runnerOptions.forceHandlers = Boolean(opts.forceHandlers);

@@ -203,4 +203,52 @@ describe('planted secrets never reach any output', () => {
     expect(outputs.html).toContain('<section id="timeline">');
     expect(outputs.html).toContain('<span class="da">+password=********</span>');
   });
+
+  it('error messages that end the command are masked too; a wrong password names the file only', async () => {
+    // A file name templated from a vault-encrypted extra var: the "not found" error quotes it.
+    writeFileSync(join(dir, 'names.yml'), `tasks_name: ${FILE_SECRET}\n`);
+    const vault = ['--vault-password-file', join(dir, 'pw.txt')];
+    await must(
+      runCommand('ansible-vault', ['encrypt', ...vault, join(dir, 'names.yml')]),
+      'ansible-vault encrypt',
+    );
+    writeFileSync(
+      join(dir, 'import.yml'),
+      '- hosts: all\n  tasks:\n    - import_tasks: "{{ tasks_name }}.yml"\n',
+    );
+    const env = { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1' };
+    const args = [
+      '-i',
+      fleet.inventoryFile,
+      '-l',
+      ok,
+      join(dir, 'import.yml'),
+      '-e',
+      `@${join(dir, 'names.yml')}`,
+    ];
+    const r = await runDrover(['playbook', ...args, ...vault, '-vvvv'], { env });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain("could not find or access the imported tasks file '********.yml'");
+    const lint = await runDrover(['lint', ...args.filter((a) => a !== '-l' && a !== ok), ...vault], { env });
+    expect(lint.stdout).toContain("'********.yml'");
+
+    writeFileSync(join(dir, 'wrong.txt'), 'not-the-password\n');
+    const wrong = await runDrover(
+      [
+        'playbook',
+        '-i',
+        fleet.inventoryFile,
+        '-l',
+        ok,
+        join(dir, 'site.yml'),
+        '--vault-password-file',
+        join(dir, 'wrong.txt'),
+      ],
+      { env },
+    );
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/secrets\.yml|site\.yml/);
+    for (const text of [r.stdout, r.stderr, lint.stdout, lint.stderr, wrong.stdout, wrong.stderr])
+      for (const s of [...SECRETS, 'not-the-password']) expect(text).not.toContain(s);
+  });
 });
