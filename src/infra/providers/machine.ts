@@ -5,11 +5,10 @@
  * finds it again. Refresh notices a host that died (read -> gone), so the next apply
  * recreates it; delete leaves no process, mount or file.
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, constants, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { type OciImage, readOciImage, unpackLayers } from '../../image/index.js';
 import { cleanupStale } from '../../machine/cleanup.js';
 import { attachHost, bootHost, MachineError, stopHostDir } from '../../machine/host.js';
 import { portFree } from '../../machine/ports.js';
@@ -29,8 +28,6 @@ import {
 } from '../../machine/sshd-layer.js';
 import { findHostDirs, readState } from '../../machine/state.js';
 import type { AttrSchema, Attrs, AttrValue, Provider, ProviderContext, ResourceType } from '../provider.js';
-
-const run = promisify(execFile);
 
 export const DEFAULT_PORT_RANGE = '42200-42999';
 
@@ -202,23 +199,24 @@ function machinesDir(ctx: ProviderContext): string {
   return join(ctx.workDir, 'machines');
 }
 
-/** Unpacks `oci:DIR:TAG` once per image into the working dir (umoci) and returns its rootfs. */
+/** Unpacks `oci:DIR:TAG` once per image manifest into the working dir (src/image) and returns its rootfs. */
 const unpacking = new Map<string, Promise<string>>();
 async function imageRootfs(image: string, ctx: ProviderContext): Promise<string> {
   const m = /^oci:([^:]+):([^:]+)$/.exec(image);
   if (!m) throw new MachineError(`${ctx.address}: image "${image}" is not oci:DIR:TAG`);
   const layout = isAbsolute(m[1] ?? '') ? (m[1] as string) : resolve(ctx.dir, m[1] ?? '');
   const tag = m[2] as string;
-  const index = await readFile(join(layout, 'index.json'), 'utf8').catch(() => undefined);
-  if (index === undefined) {
+  let img: OciImage;
+  try {
+    img = await readOciImage(layout, tag);
+  } catch (err) {
     throw new MachineError(
-      `${ctx.address}: ${layout} is not an OCI image layout (no index.json)`,
+      `${ctx.address}: cannot read image ${image}: ${(err as Error).message}`,
       'build one with `drover build`, or give rootfs: DIR',
     );
   }
-  // Keyed by the layout's index: a rebuilt image under the same tag gets a fresh unpack.
-  const key = createHash('sha256').update(`${layout}\0${tag}\0${index}`).digest('hex').slice(0, 16);
-  const bundle = join(ctx.workDir, 'images', key);
+  // Keyed by the manifest: a rebuilt image under the same tag gets a fresh unpack.
+  const bundle = join(ctx.workDir, 'images', img.manifestDigest.replace(/^sha256:/, '').slice(0, 16));
   let p = unpacking.get(bundle);
   if (!p) {
     p = (async () => {
@@ -231,21 +229,19 @@ async function imageRootfs(image: string, ctx: ProviderContext): Promise<string>
       )
         return rootfs;
       await rm(bundle, { recursive: true, force: true });
-      await mkdir(join(ctx.workDir, 'images'), { recursive: true });
-      ctx.log(`unpacking ${image}`);
+      ctx.log(`unpacking ${image} (${img.layers.length} layers)`);
       try {
-        await run('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle], { maxBuffer: 16 << 20 });
+        await unpackLayers(img.layers, rootfs);
       } catch (err) {
         await rm(bundle, { recursive: true, force: true });
-        throw new MachineError(
-          `${ctx.address}: cannot unpack ${image}: ${(err as { stderr?: string }).stderr || (err as Error).message}`,
-        );
+        throw new MachineError(`${ctx.address}: cannot unpack ${image}: ${(err as Error).message}`);
       }
-      await writeFile(join(bundle, '.complete'), `${image}\n`);
+      await writeFile(join(bundle, '.complete'), `${image} ${img.manifestDigest}\n`);
       return rootfs;
     })();
     unpacking.set(bundle, p);
-    p.catch(() => unpacking.delete(bundle));
+    const forget = () => unpacking.delete(bundle);
+    p.then(forget, forget);
   }
   return p;
 }
@@ -401,8 +397,10 @@ async function createMachine(config: Attrs, ctx: ProviderContext): Promise<Attrs
       () => false,
     ))
   ) {
+    await pruneImages(ctx).catch(() => undefined);
+    const what = lower === '/' ? 'this machine' : (text(a.image) ?? lower);
     throw new MachineError(
-      `${ctx.address}: ${lower === '/' ? 'this machine' : lower} has no /usr/sbin/sshd`,
+      `${ctx.address}: ${what} has no /usr/sbin/sshd`,
       lower === '/' ? 'apt-get install openssh-server' : 'install openssh-server in the image or rootfs',
     );
   }

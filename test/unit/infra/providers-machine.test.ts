@@ -3,7 +3,7 @@
  * (root needed, as for the whole lab), logged into with OpenSSH and strict host key checking.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,32 @@ describe.skipIf(!asRoot)('machine lifecycle', () => {
     await machine.delete(m2, ctx('machine.db')); // already gone: fine
     expect(await leftovers(workDir)).toEqual({ procs: [], mounts: [] });
     await expect(readdir(join(workDir, 'machines'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('unpacks an OCI image (src/image) and refuses one without sshd, naming it, leaving nothing', async () => {
+    const { layerFromDir, writeOciImage } = await import('../../../src/image/index.js');
+    const tree = join(dir, 'tiny-rootfs');
+    await mkdir(join(tree, 'etc'), { recursive: true });
+    await writeFile(join(tree, 'etc', 'os-release'), 'ID=tiny\n');
+    const layout = join(dir, 'layout');
+    const blobsDir = join(layout, 'blobs', 'sha256');
+    await mkdir(blobsDir, { recursive: true });
+    const layer = await layerFromDir(tree, { blobsDir, sourceDateEpoch: 0 });
+    await writeOciImage({
+      layoutDir: layout,
+      tag: 'tiny',
+      layers: [layer],
+      config: {},
+      history: [],
+      sourceDateEpoch: 0,
+    });
+    await expect(
+      machine.create({ image: 'oci:layout:tiny', port_range: RANGE }, ctx('machine.img')),
+    ).rejects.toThrow(/machine\.img: oci:layout:tiny has no \/usr\/sbin\/sshd/);
+    await expect(readdir(join(workDir, 'images'))).rejects.toThrow(/ENOENT/);
+    await expect(
+      machine.create({ image: 'oci:layout:nope', port_range: RANGE }, ctx('machine.img')),
+    ).rejects.toThrow(/cannot read image oci:layout:nope: no image tagged 'nope'/);
   });
 
   it('refuses a port in use, naming it, and leaves nothing behind', async () => {
