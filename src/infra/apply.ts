@@ -151,17 +151,20 @@ export async function applyPlan(
     const start = Date.now();
     if (op.kind === 'delete') {
       const prior = c.prior!;
-      // create_before_destroy: the old object is deposed while its successor is created.
       hooks.log(
         `${c.address}: Destroying...${prior.attributes.id ? ` [id=${String(prior.attributes.id)}]` : ''}`,
       );
+      // Recorded first: a crash during the destroy must not leave the object "present" in state.
+      let entry = state.resources.indexOf(prior);
+      if (entry >= 0 && prior.status !== 'deleting' && prior.status !== 'creating') {
+        const marked: StateInstance = { ...prior, status: 'deleting' };
+        state.resources[entry] = marked;
+        c.prior = marked;
+        await persist();
+      }
       await rt.delete(prior.attributes, pctx);
-      const i = state.resources.findIndex(
-        (x) =>
-          x === prior ||
-          (x.address === prior.address && x.deposed === prior.deposed && x.status === prior.status),
-      );
-      if (i >= 0) state.resources.splice(i, 1);
+      entry = state.resources.indexOf(c.prior!);
+      if (entry >= 0) state.resources.splice(entry, 1);
       await persist();
       if (!op.replaceHalf) {
         ctx.ev.setInstance(c.nodeId, c.indexKey, undefined);

@@ -427,7 +427,7 @@ export async function makePlan(ctx: PlanContext, state: State, opts: PlanOptions
           changes.push({ ...base, action: 'create', after });
           continue;
         }
-        if (p.status === 'creating' || p.status === 'tainted') {
+        if (p.status) {
           const after = plannedCreate(rt, config);
           ev.setInstance(id, key, after);
           replaced.add(id);
@@ -440,7 +440,9 @@ export async function makePlan(ctx: PlanContext, state: State, opts: PlanOptions
             reason:
               p.status === 'creating'
                 ? 'its create was interrupted: whatever it made is destroyed and created again'
-                : 'it is tainted',
+                : p.status === 'deleting'
+                  ? 'its destroy was interrupted'
+                  : 'it is tainted',
           });
           continue;
         }

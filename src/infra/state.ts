@@ -1,8 +1,9 @@
 /**
  * The state document: what infra created, versioned like Terraform's (format version, serial,
  * lineage). One entry per resource instance; `status: "creating"` marks an object whose create
- * started but whose result was not saved yet (a crash there leaves it for the next apply to
- * clean up, so nothing is orphaned or created twice).
+ * started but whose result was not saved yet, `"deleting"` one whose destroy started (a crash
+ * there leaves it for the next apply to destroy and recreate, so nothing is orphaned, lost or
+ * created twice).
  */
 import { randomUUID } from 'node:crypto';
 import type { Attrs, AttrValue } from './provider.js';
@@ -24,8 +25,11 @@ export interface StateInstance {
   /** Addresses (config-level, e.g. `local_file.a`) this instance depends on; destroy order uses them. */
   dependencies: string[];
   create_before_destroy?: boolean;
-  /** `creating`: create started, result unknown; `tainted`: must be replaced. */
-  status?: 'creating' | 'tainted';
+  /**
+   * `creating`: create started, result unknown; `deleting`: destroy started, not confirmed;
+   * `tainted`: must be replaced. The next plan destroys (again) and, if still configured, creates.
+   */
+  status?: 'creating' | 'deleting' | 'tainted';
   /** Set on a replaced object kept until its successor exists (create_before_destroy). */
   deposed?: string;
 }

@@ -78,7 +78,10 @@ export const localFile: ResourceType = {
     return { ...state, [key]: text, id: sha1(text), content_sha256: sha256(text) };
   },
   async delete(state, ctx) {
-    rmSync(configPath(ctx.dir, str(state, 'filename')), { force: true });
+    const path = configPath(ctx.dir, str(state, 'filename'));
+    rmSync(path, { force: true });
+    // A create killed between writing and renaming leaves this behind.
+    rmSync(`${path}.drover-tmp`, { force: true });
   },
   async import(id, ctx) {
     const path = configPath(ctx.dir, id);

@@ -3,7 +3,7 @@
  * effects the test can see on disk): plan symbols and counts, apply order, replace and
  * update, partial failure, saved plans, targets, refresh, state commands, locking, masking.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -25,14 +25,8 @@ function config(text: string, name = 'main.infra.yml'): void {
 }
 
 function mk(d: string): string {
-  if (!existsSync(d)) require_mkdir(d);
+  mkdirSync(d, { recursive: true });
   return d;
-}
-
-import { mkdirSync as require_mkdir_ } from 'node:fs';
-
-function require_mkdir(d: string) {
-  require_mkdir_(d, { recursive: true });
 }
 
 async function infra(...args: string[]): Promise<{ code: number; out: string; err: string }> {
