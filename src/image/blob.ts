@@ -7,13 +7,12 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ControllerError } from '../errors.js';
-import { MEDIA_TYPE } from './types.js';
 
 export const GZIP_ARGS = ['-n', '-6', '-c'];
 
@@ -123,7 +122,6 @@ export async function writeBytesBlob(
   await mkdir(blobsDir, { recursive: true });
   const hex = createHash('sha256').update(data).digest('hex');
   const tmp = join(blobsDir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(tmp, data);
   await rename(tmp, join(blobsDir, hex));
   return { digest: `sha256:${hex}`, size: data.length };
@@ -137,23 +135,43 @@ export async function hashFile(file: string, algo: 'sha256' | 'sha512' = 'sha256
 }
 
 /** The uncompressed tar stream of a layer blob, by its media type (or by sniffing the magic). */
-export async function* layerTarStream(blobPath: string, mediaType: string): AsyncGenerator<Buffer> {
+export interface LayerHashes {
+  /** Fed with the blob's bytes as stored. */
+  blob: ReturnType<typeof createHash>;
+  /** Fed with the uncompressed tar. */
+  diff: ReturnType<typeof createHash>;
+}
+
+/**
+ * The uncompressed tar stream of a layer blob, by its media type (or by sniffing the magic).
+ * With `hashes`, both the stored and the uncompressed bytes are hashed on the way.
+ */
+export async function* layerTarStream(
+  blobPath: string,
+  mediaType: string,
+  hashes?: LayerHashes,
+): AsyncGenerator<Buffer> {
   const head = Buffer.alloc(4);
-  {
-    const { open } = await import('node:fs/promises');
-    const fh = await open(blobPath, 'r');
-    try {
-      await fh.read(head, 0, 4, 0);
-    } finally {
-      await fh.close();
-    }
+  const fh = await open(blobPath, 'r');
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
   }
   const isGzip = head[0] === 0x1f && head[1] === 0x8b;
   const isZstd = head.readUInt32LE(0) === 0xfd2fb528;
+  const counter = { n: 0 };
+  const raw = hashes
+    ? createReadStream(blobPath).pipe(hashTap(hashes.blob, counter))
+    : createReadStream(blobPath);
+  const out = (chunk: Buffer) => {
+    hashes?.diff.update(chunk);
+    return chunk;
+  };
   if (isGzip || mediaType.endsWith('gzip')) {
-    yield* createReadStream(blobPath).pipe(createGunzip()) as AsyncIterable<Buffer>;
+    for await (const c of raw.pipe(createGunzip())) yield out(c as Buffer);
   } else if (isZstd || mediaType.endsWith('zstd')) {
-    const child = spawn('zstd', ['-d', '-c', '-q', blobPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const done = new Promise<number>((resolve, reject) => {
       child.on('error', (e: NodeJS.ErrnoException) =>
         reject(e.code === 'ENOENT' ? toolMissing('zstd', 'zstd') : e),
@@ -161,25 +179,15 @@ export async function* layerTarStream(blobPath: string, mediaType: string): Asyn
       child.on('close', (code) => resolve(code ?? 1));
     });
     done.catch(() => {}); // awaited below; a consumer that stops early kills the child instead
+    pipeline(raw, child.stdin).catch(() => {}); // a failure shows as zstd's exit code
     try {
-      yield* child.stdout as AsyncIterable<Buffer>;
+      for await (const c of child.stdout) yield out(c as Buffer);
     } finally {
       if (child.exitCode === null) child.kill();
     }
     const code = await done;
     if (code !== 0) throw new ControllerError(`zstd -d failed (exit ${code}) on ${blobPath}`);
   } else {
-    yield* createReadStream(blobPath) as AsyncIterable<Buffer>;
+    for await (const c of raw) yield out(c as Buffer);
   }
-}
-
-export function isLayerMediaType(mt: string): boolean {
-  return (
-    mt === MEDIA_TYPE.layerGzip ||
-    mt === MEDIA_TYPE.layerTar ||
-    mt === MEDIA_TYPE.layerZstd ||
-    mt === MEDIA_TYPE.dockerLayerGzip ||
-    mt.startsWith('application/vnd.oci.image.layer.') ||
-    mt.startsWith('application/vnd.docker.image.rootfs.')
-  );
 }

@@ -5,6 +5,7 @@
  */
 
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import {
   chmod,
@@ -122,44 +123,64 @@ async function applyLayer(layer: LayerInfo, root: string): Promise<void> {
   const created = new Set<string>();
   const dirTimes: { path: string; mtime: number }[] = [];
   const xattrs: { path: string; name: string; value: Buffer }[] = [];
-  for await (const e of readTar(layerTarStream(layer.blobPath, layer.mediaType))) {
-    const parts = splitPath(e.name, e.name);
-    if (parts.length === 0) {
-      // The root entry ("./"): take its metadata, keep its contents.
-      if (e.type === 'dir') {
-        await chown(root, e.uid, e.gid);
-        await chmod(root, e.mode & 0o7777);
-        dirTimes.push({ path: root, mtime: e.mtime });
-      }
-      continue;
-    }
-    const base = parts[parts.length - 1]!;
-    const rel = parts.join('/');
-    if (base === '.wh..wh..opq') {
-      const dir = await resolver.resolve(parts.slice(0, -1).concat('.'));
-      const dirParts = parts.slice(0, -1);
-      const st = await lstatOrNull(dir);
-      if (st?.isDirectory()) {
-        for (const child of await readdir(dir)) {
-          if (!created.has([...dirParts, child].join('/'))) await removeAll(join(dir, child));
+  // Layers with real digests (not hand-made LayerInfos) are checked while they are read.
+  const check = /^sha256:[0-9a-f]{64}$/.test(layer.digest) && /^sha256:[0-9a-f]{64}$/.test(layer.diffId);
+  const hashes = check ? { blob: createHash('sha256'), diff: createHash('sha256') } : undefined;
+  const stream = layerTarStream(layer.blobPath, layer.mediaType, hashes);
+  try {
+    for await (const e of readTar(stream)) {
+      const parts = splitPath(e.name, e.name);
+      if (parts.length === 0) {
+        // The root entry ("./"): take its metadata, keep its contents.
+        if (e.type === 'dir') {
+          await chown(root, e.uid, e.gid);
+          await chmod(root, e.mode & 0o7777);
+          dirTimes.push({ path: root, mtime: e.mtime });
         }
-        resolver.forget();
+        continue;
       }
-      continue;
-    }
-    if (base.startsWith('.wh.')) {
-      const victimParts = [...parts.slice(0, -1), base.slice(4)];
-      if (!created.has(victimParts.join('/'))) {
-        await removeAll(await resolver.resolve(victimParts));
-        resolver.forget();
+      const base = parts[parts.length - 1]!;
+      const rel = parts.join('/');
+      if (base === '.wh..wh..opq') {
+        const dir = await resolver.resolve(parts.slice(0, -1).concat('.'));
+        const dirParts = parts.slice(0, -1);
+        const st = await lstatOrNull(dir);
+        if (st?.isDirectory()) {
+          for (const child of await readdir(dir)) {
+            if (!created.has([...dirParts, child].join('/'))) await removeAll(join(dir, child));
+          }
+          resolver.forget();
+        }
+        continue;
       }
-      continue;
+      if (base.startsWith('.wh.')) {
+        const victimParts = [...parts.slice(0, -1), base.slice(4)];
+        if (!created.has(victimParts.join('/'))) {
+          await removeAll(await resolver.resolve(victimParts));
+          resolver.forget();
+        }
+        continue;
+      }
+      const path = await resolver.resolve(parts);
+      created.add(rel);
+      await applyEntry(e, path, resolver, dirTimes);
+      if (e.xattrs) {
+        for (const [name, value] of Object.entries(e.xattrs)) xattrs.push({ path, name, value });
+      }
     }
-    const path = await resolver.resolve(parts);
-    created.add(rel);
-    await applyEntry(e, path, resolver, dirTimes);
-    if (e.xattrs) {
-      for (const [name, value] of Object.entries(e.xattrs)) xattrs.push({ path, name, value });
+  } catch (e) {
+    await stream.return(undefined); // close the blob and the decompressor
+    throw e;
+  }
+  if (hashes) {
+    for await (const _ of stream); // the rest after the end-of-archive blocks counts too
+    const blob = `sha256:${hashes.blob.digest('hex')}`;
+    const diff = `sha256:${hashes.diff.digest('hex')}`;
+    if (blob !== layer.digest || diff !== layer.diffId) {
+      throw new ControllerError(
+        `layer ${layer.blobPath} does not match its digests (blob ${blob}, want ${layer.digest}; tar ${diff}, want ${layer.diffId})`,
+        'the image is corrupt or was changed after it was written: rebuild or re-copy it',
+      );
     }
   }
   // xattrs after chown (chown clears security.capability), directory times last.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  hashFile,
   type LayerInfo,
   layerFromDir,
   layerFromUpperDir,
@@ -247,10 +248,22 @@ describe('image layers from a real overlay', () => {
     await sh(`gzip -dc ${image.layers[1]!.blobPath} > ${dir}/top.tar && zstd -q ${dir}/top.tar -o ${zst}`);
     const target = join(dir, 'unpacked-zstd');
     await unpackLayers(
-      [image.layers[0]!, { ...image.layers[1]!, blobPath: zst, mediaType: MEDIA_TYPE.layerZstd }],
+      [
+        image.layers[0]!,
+        {
+          ...image.layers[1]!,
+          blobPath: zst,
+          mediaType: MEDIA_TYPE.layerZstd,
+          digest: `sha256:${await hashFile(zst)}`,
+        },
+      ],
       target,
     );
     expect(await listTree(target)).toEqual(await listTree(merged, { skip: expectedSkip }));
+    const wrong = { ...image.layers[0]!, diffId: `sha256:${'0'.repeat(64)}` };
+    await expect(unpackLayers([wrong], join(dir, 'unpacked-wrong'))).rejects.toThrow(
+      /does not match its digests/,
+    );
     const plain = await layerFromUpperDir(upper, {
       blobsDir: join(dir, 'plain'),
       sourceDateEpoch: SDE,
