@@ -298,7 +298,7 @@ export class InfraSession {
   /** Attributes of an existing object for `infra import ADDR ID`. */
   async importInstance(state: State, address: string, id: string): Promise<StateInstance> {
     const node = this.graph.nodes.get(configAddress(address));
-    if (!node?.resource || node.resource.mode !== 'managed')
+    if (node?.resource?.mode !== 'managed')
       throw new InfraError(
         `cannot import to ${address}: no resource block '${configAddress(address)}' in the configuration`,
         'add the resource block first, then import',
