@@ -385,6 +385,24 @@ async function sweepDead(ctx: ProviderContext, prefix: string): Promise<void> {
   }
 }
 
+/** Every host at this address, running or not, with its known_hosts line. */
+async function sweepAddress(ctx: ProviderContext, prefix: string): Promise<void> {
+  const dir = machinesDir(ctx);
+  for (const e of await readdir(dir).catch(() => [] as string[])) {
+    if (!e.startsWith(`${prefix}~`)) continue;
+    const hostDir = join(dir, e);
+    const st = await readState(hostDir);
+    const port = st?.ports[0];
+    const key = (await readOr(join(hostDir, 'ssh_host_ed25519_key.pub'), ''))
+      .trim()
+      .split(/\s+/)
+      .slice(0, 2)
+      .join(' ');
+    await removeHostDir(hostDir);
+    if (port !== undefined && key) await forgetHost(ctx, { port, host_key: key });
+  }
+}
+
 async function createMachine(config: Attrs, ctx: ProviderContext): Promise<Attrs> {
   const a = withDefaults(config);
   const name = text(a.name) ?? nameFromAddress(ctx.address);
@@ -532,7 +550,13 @@ export const machine: ResourceType = {
   },
   async delete(state, ctx) {
     const dir = text(state.state_dir);
-    if (dir === undefined) return;
+    if (dir === undefined) {
+      // A create that never returned (apply killed mid-boot; the engine recorded it as
+      // `creating` without attributes): whatever it booted at this address goes.
+      await sweepAddress(ctx, nameFromAddress(ctx.address));
+      await pruneImages(ctx);
+      return;
+    }
     await removeHostDir(dir);
     await forgetHost(ctx, state);
     await pruneImages(ctx);

@@ -170,6 +170,17 @@ describe.skipIf(!asRoot)('machine lifecycle', () => {
     ).rejects.toThrow(/cannot read image oci:layout:nope: no image tagged 'nope'/);
   });
 
+  it('deletes what a create killed mid-way booted, given only its address (state without attributes)', async () => {
+    // As an apply killed after the boot but before the state write leaves it: running, unknown to state.
+    const orphan = await machine.create({ port_range: RANGE }, ctx('machine.crash[0]'));
+    await machine.delete({ port_range: RANGE }, ctx('machine.crash[0]'));
+    expect(await leftovers(String(orphan.state_dir))).toEqual({ procs: [], mounts: [] });
+    await expect(readdir(String(orphan.state_dir))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(workDir, 'known_hosts'), 'utf8').catch(() => '')).not.toContain(
+      String(orphan.host_key),
+    );
+  });
+
   it('refuses a port in use, naming it, and leaves nothing behind', async () => {
     const m = await machine.create({ name: 'p1', port_range: RANGE }, ctx('machine.p1'));
     try {
