@@ -503,7 +503,8 @@ export function lintPlaybook(file: string, opts: LintOptions): LintProblem[] {
     const known = [...defs.names, ...opts.inventoryVars, ...Object.keys(opts.extraVars)];
     for (const r of refs) {
       if (defs.has(r.name) || guarded.has(r.name)) continue;
-      const key = `${r.name}\0${r.pos.file}:${r.pos.line}:${r.pos.col}`;
+      // One finding per name and line: `x ~ x` on one line is one mistake.
+      const key = `${r.name}\0${r.pos.file}:${r.pos.line}`;
       if (seen.has(key)) continue;
       seen.add(key);
       // One- and two-letter names are "close" to every other short name: no guess for them.

@@ -268,27 +268,34 @@ export class HtmlOutput implements EventSink {
 
   private timelineSection(): string {
     const hosts = this.hosts();
-    const starts = this.rows.map((r) => r.start);
-    const ends = this.rows.map((r) => r.end);
-    const t0 = Math.min(
-      this.runStart ?? Number.POSITIVE_INFINITY,
-      ...starts,
-      ...this.plays.map((p) => p.start),
-    );
-    const t1 = Math.max(this.endTime ?? 0, ...ends, ...this.plays.map((p) => p.end ?? 0));
+    // Loops, not Math.min(...spread): a big run has more results than a call has arguments.
+    let t0 = this.runStart ?? Number.POSITIVE_INFINITY;
+    let t1 = this.endTime ?? 0;
+    for (const r of this.rows) {
+      t0 = Math.min(t0, r.start);
+      t1 = Math.max(t1, r.end);
+    }
+    for (const p of this.plays) {
+      t0 = Math.min(t0, p.start);
+      t1 = Math.max(t1, p.end ?? 0);
+    }
     const span = Number.isFinite(t0) && t1 > t0 ? t1 - t0 : 1;
     const pct = (ms: number) => `${((ms / span) * 100).toFixed(3)}%`;
     const ticks: string[] = [];
     for (let i = 0; i <= 4; i++) {
       ticks.push(`<span class="tick" style="left:${i * 25}%">${secs((span * i) / 4)}</span>`);
     }
+    const byHost = new Map<string, Row[]>();
+    for (const r of this.rows) {
+      const list = byHost.get(r.host) ?? [];
+      list.push(r);
+      byHost.set(r.host, list);
+    }
     const lanes = hosts.map((h) => {
-      const bars = this.rows
-        .filter((r) => r.host === h)
-        .map((r) => {
-          const title = `${this.taskName(r)} [${this.who(r)}]: ${r.status}, ${secs(r.durationMs)}`;
-          return `<a class="bar st-${r.status}" href="#r${r.n}" style="left:${pct(r.start - t0)};width:${pct(r.durationMs)}" title="${this.t(title)}" data-status="${r.status}" data-ms="${r.durationMs}"></a>`;
-        });
+      const bars = (byHost.get(h) ?? []).map((r) => {
+        const title = `${this.taskName(r)} [${this.who(r)}]: ${r.status}, ${secs(r.durationMs)}`;
+        return `<a class="bar st-${r.status}" href="#r${r.n}" style="left:${pct(r.start - t0)};width:${pct(r.durationMs)}" title="${this.t(title)}" data-status="${r.status}" data-ms="${r.durationMs}"></a>`;
+      });
       return `<div class="lane"><div class="lane-host" title="${this.t(h)}">${this.t(h)}</div><div class="track">${bars.join('')}</div></div>`;
     });
     const legend = STATUS_ORDER.map(
@@ -399,7 +406,7 @@ export class HtmlOutput implements EventSink {
     const now = new Date((this.o.now ?? Date.now)()).toISOString();
     const duration =
       this.durationMs ??
-      (this.rows.length ? Math.max(...this.rows.map((r) => r.end)) - (this.runStart ?? 0) : 0);
+      this.rows.reduce((m, r) => Math.max(m, r.end), this.runStart ?? 0) - (this.runStart ?? 0);
     const flags = [this.check ? 'check mode' : '', this.diff ? 'diff' : ''].filter(Boolean).join(', ');
     const colorRules = STATUS_ORDER.map(
       (s) =>
