@@ -10,10 +10,10 @@ import { Command, Option } from 'commander';
 import { ExitCode } from '../src/errors.js';
 import { type LintOptions, lintPlaybooks } from '../src/lint/lint.js';
 import { counts, formatLint, LINT_FORMATS, type LintFormat } from '../src/lint/report.js';
-import type { LoadOptions } from '../src/playbook/load.js';
 import { readAnsibleConfig } from './ansible-config.js';
 import { type CommonOptions, wire } from './common.js';
 import { registerRedactor } from './outputs.js';
+import { playbookLoadOptions } from './playbook.js';
 
 const DEFAULT_INVENTORY = '/etc/ansible/hosts';
 
@@ -87,13 +87,7 @@ async function runLint(
   if (opts.askVaultPass) common.askVaultPass = true;
   const w = await wire(common, { playbookDir });
   registerRedactor(w.redactor);
-  const load: LoadOptions = {
-    decryptVault: (c, where) => w.keyring.decryptText(c, where),
-    decryptFile: (text, file) => w.keyring.decryptText(text, file),
-    extraVars: w.runnerOptions.extraVars,
-    playbookDir,
-  };
-  if (w.config.rolesPath) load.rolesPath = w.config.rolesPath;
+  const load = playbookLoadOptions(w, playbookDir);
 
   const inventoryVars = new Set<string>();
   for (const h of w.inventory.hostNames())

@@ -17,7 +17,7 @@ import {
 import type { Playbook } from '../src/playbook/types.js';
 import { runPlaybook } from '../src/runner/playbook.js';
 import type { TaskLoader } from '../src/runner/ports.js';
-import { addCommonOptions, type CommonOptions, fanOut, OMIT, wire } from './common.js';
+import { addCommonOptions, type CommonOptions, fanOut, OMIT, type Wiring, wire } from './common.js';
 import { buildSinks, registerRedactor } from './outputs.js';
 import { interruptible } from './signals.js';
 
@@ -77,6 +77,19 @@ export function taskLoader(loadOpts: LoadOptions): TaskLoader {
   };
 }
 
+/** How playbooks load for a wired command (drover playbook, drover lint). */
+export function playbookLoadOptions(w: Wiring, playbookDir: string): LoadOptions {
+  const loadOpts: LoadOptions = {
+    decryptVault: (c, where) => w.keyring.decryptText(c, where),
+    // decryptText registers every value of the file with the redactor (masked in all output).
+    decryptFile: (text, file) => w.keyring.decryptText(text, file),
+    extraVars: w.runnerOptions.extraVars,
+    playbookDir,
+  };
+  if (w.config.rolesPath) loadOpts.rolesPath = w.config.rolesPath;
+  return loadOpts;
+}
+
 async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promise<number> {
   const playbookDir = dirname(resolve(files[0]!));
   const w = await wire(opts, { playbookDir });
@@ -86,14 +99,7 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
   w.runnerOptions.forceHandlers = Boolean(opts.forceHandlers);
   if (opts.startAtTask) w.runnerOptions.startAtTask = opts.startAtTask;
 
-  const loadOpts: LoadOptions = {
-    decryptVault: (c, where) => w.keyring.decryptText(c, where),
-    // decryptText registers every value of the file with the redactor (masked in all output).
-    decryptFile: (text, file) => w.keyring.decryptText(text, file),
-    extraVars: w.runnerOptions.extraVars,
-    playbookDir,
-  };
-  if (w.config.rolesPath) loadOpts.rolesPath = w.config.rolesPath;
+  const loadOpts = playbookLoadOptions(w, playbookDir);
 
   // Load and validate everything first: a problem anywhere stops the run before any host.
   const books: { file: string; pb: Playbook }[] = files.map((f) => ({
