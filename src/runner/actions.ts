@@ -63,8 +63,11 @@ const debug: Action = async (run, _ex, task, _host, _scope, vars) => {
 
 const setFact: Action = async (run, _ex, task, host, _scope, vars) => {
   const a = args(run, task, vars);
+  const cacheable = a.cacheable === undefined ? false : asBool(a.cacheable);
   delete a.cacheable;
   for (const [k, v] of Object.entries(a)) host.hostFacts[k] = v;
+  // cacheable: a real fact too (ansible_facts.x), which meta: clear_facts removes again.
+  if (cacheable) Object.assign(host.facts, a);
   return ok({ ansible_facts: a, changed: false });
 };
 

@@ -6,6 +6,7 @@
  */
 import { validateArgs } from '../../modules/args.js';
 import { findModule } from '../../modules/index.js';
+import { awaitReboot } from '../../modules/system/reboot.js';
 import { isStep, type PlanContext, type TaskResult } from '../../modules/types.js';
 import { formatPos } from '../errors.js';
 import type { HostStatus, TaskRef } from '../events/types.js';
@@ -143,7 +144,7 @@ export class TaskExecutor {
       const result: TaskResult = { failed: true, changed: false, msg: this.describeError(e, task) };
       outcome = { status: statusOf(result, ignoreErrors), result };
     }
-    if (task.register && !outcome.result.unreachable) {
+    if (task.register) {
       host.hostFacts[task.register] = this.registered(outcome.result);
     }
     let noLog = false;
@@ -527,6 +528,13 @@ export class TaskExecutor {
         return this.unreachable(e, delegate);
       }
       throw e;
+    }
+    if (next.post_reboot !== undefined && !check && !next.failed) {
+      // reboot: the host went down after answering; reconnect and wait for the new boot.
+      next = await awaitReboot(next, {
+        connect: async () => (await this.connectionFor(connHost, task, connVars)).conn,
+        drop: () => this.run.connector.drop(connHost),
+      });
     }
     const result = noLogValues.length > 0 ? maskNoLogValues(next, noLogValues) : next;
     if (v.warnings.length > 0) result.warnings = [...(result.warnings ?? []), ...v.warnings];

@@ -460,7 +460,11 @@ export class PlayRun {
     const hosts = this.batch.map((h) => this.shared.hostState(h));
     gate?.start(hosts.length);
     await Promise.all(hosts.map((h) => walk(h)));
-    // Handlers notified but not flushed because the host failed: only with --force-handlers.
+    // Hosts that failed before a flush point still run their notified handlers when forced.
+    if (this.forcingHandlers() && !this.shared.interrupted()) {
+      const pending = hosts.filter((h) => h.failed && !h.unreachable && h.notified.size > 0);
+      if (pending.length > 0) await this.flushHandlers(pending);
+    }
   }
 
   private stopped(host: HostState): boolean {
@@ -570,7 +574,11 @@ export class PlayRun {
     opts: { rescuable?: boolean; forced?: boolean },
   ): Promise<Map<string, TaskOutcome | undefined>> {
     const results = new Map<string, TaskOutcome | undefined>();
-    const live = waiters.filter((w) => !this.stopped(w.host));
+    // Forced handlers run on hosts that failed too.
+    const forced = task.handler === true && this.forcingHandlers();
+    const live = waiters.filter((w) =>
+      forced ? !w.host.unreachable && !this.endPlay && !this.shared.interrupted() : !this.stopped(w.host),
+    );
     for (const w of waiters) if (!live.includes(w)) results.set(w.host.name, undefined);
     if (live.length === 0) return results;
 
@@ -664,7 +672,8 @@ export class PlayRun {
         const ignore = this.ignoreUnreachable(task, host);
         if (ignore) {
           r._ansible_ignore_unreachable = true;
-          stats.skipped++;
+          stats.ok++;
+          stats.ignored++;
         } else {
           stats.unreachable++;
           host.unreachable = true;
@@ -776,8 +785,28 @@ export class PlayRun {
       }
     });
     const what = String(task.args._raw_params ?? task.args.free_form ?? '').trim();
+    const skipped = live.filter((w) => !conditional.includes(w));
+    if (skipped.length > 0) {
+      // A meta task whose `when` is false is reported as skipped, as in Ansible.
+      const ref = taskRef(task, this.taskName(task, skipped[0]!));
+      this.emit({ type: 'task.start', task: ref, hosts: skipped.map((w) => w.host.name), time: Date.now() });
+      // Printed as skipping, but Ansible's stats never see meta results: no count.
+      for (const w of skipped) {
+        const result = { changed: false, skipped: true, skip_reason: 'Conditional result was False' };
+        this.emit({
+          type: 'host.result',
+          host: w.host.name,
+          task: ref,
+          status: 'skipped',
+          result,
+          durationMs: 0,
+          time: Date.now(),
+        });
+        results.set(w.host.name, { status: 'skipped', result });
+      }
+    }
     await this.applyMeta(what, conditional);
-    for (const w of live) results.set(w.host.name, { status: 'ok', result: { changed: false } });
+    for (const w of conditional) results.set(w.host.name, { status: 'ok', result: { changed: false } });
     return results;
   }
 
@@ -796,10 +825,8 @@ export class PlayRun {
         for (const h of this.batch) this.shared.hostState(h).ended = true;
         return;
       case 'clear_facts':
-        for (const w of hosts) {
-          w.host.facts = {};
-          w.host.hostFacts = {};
-        }
+        // Gathered and cacheable facts go; plain set_fact values stay (Ansible's nonpersistent cache).
+        for (const w of hosts) w.host.facts = {};
         return;
       case 'clear_host_errors':
         for (const h of this.batch) this.shared.hostState(h).failed = false;
@@ -818,16 +845,33 @@ export class PlayRun {
 
   /** Runs notified handlers, in the order they are defined, for the given hosts. */
   async flushHandlers(hosts: HostState[]): Promise<void> {
+    // A topic notifies every handler listening to it: names are consumed once the pass is over.
+    const consumed = new Map<HostState, Set<string>>();
+    try {
+      await this.flushPass(hosts, consumed);
+    } finally {
+      for (const [h, names] of consumed) for (const n of names) h.notified.delete(n);
+    }
+  }
+
+  private async flushPass(hosts: HostState[], consumed: Map<HostState, Set<string>>): Promise<void> {
     for (const handler of this.handlers) {
       const names = new Set([handler.name ?? '', ...(handler.listen ?? [])]);
       if (handler.origin.role && handler.name) names.add(`${handler.origin.role.name} : ${handler.name}`);
       const due = hosts.filter((h) => {
         if (h.unreachable) return false;
-        if (h.failed && !(this.options.forceHandlers || this.forceHandlersKw())) return false;
+        if (h.failed && !this.forcingHandlers()) return false;
         return [...names].some((n) => h.notified.has(n));
       });
       if (due.length === 0) continue;
-      for (const h of due) for (const n of names) h.notified.delete(n);
+      for (const h of due) {
+        let c = consumed.get(h);
+        if (!c) {
+          c = new Set();
+          consumed.set(h, c);
+        }
+        for (const n of names) if (h.notified.has(n)) c.add(n);
+      }
       const waiters: Waiter[] = due.map((host) => ({
         host,
         scope: handlerScope(handler),
@@ -842,6 +886,10 @@ export class PlayRun {
         }
       }
     }
+  }
+
+  forcingHandlers(): boolean {
+    return this.options.forceHandlers || this.forceHandlersKw();
   }
 
   private forceHandlersKw(): boolean {

@@ -208,9 +208,12 @@ export class Templar {
     return value;
   }
 
-  private templateString(src: string, scope: VarScope): unknown {
+  private templateString(source: string, scope: VarScope): unknown {
+    // Jinja's lexer drops one trailing newline (`"{{ x | to_json }}\n"` is a single node, so
+    // its text stays text); Ansible appends the missing newlines to string results after.
+    const src = source.endsWith('\n') ? source.slice(0, source.endsWith('\r\n') ? -2 : -1) : source;
     const single = SINGLE_VAR.exec(src);
-    if (single?.[1]) {
+    if (single?.[1] && src === source) {
       const raw = scope.lookup(single[1]);
       if (typeof raw === 'number' || typeof raw === 'boolean') return raw;
       if (raw === null) return null;
@@ -231,7 +234,7 @@ export class Templar {
       result = evalConcat(text);
     }
     if (typeof result === 'string') {
-      const missing = countTrailingNewlines(src) - countTrailingNewlines(result);
+      const missing = countTrailingNewlines(source) - countTrailingNewlines(result);
       if (missing > 0) result += '\n'.repeat(missing);
     }
     return result;
