@@ -127,6 +127,8 @@ export class HtmlOutput implements EventSink {
   private durationMs: number | undefined;
   private endTime: number | undefined;
   private interrupted = false;
+  /** Task names as task.start reported them: templated (`deploy {{ app }}` → `deploy web`). */
+  private readonly taskNames = new Map<string, string>();
 
   constructor(private readonly o: HtmlOptions) {}
 
@@ -150,7 +152,9 @@ export class HtmlOutput implements EventSink {
       else
         this.plays.push({ name: e.play.name, pos: e.play.pos, hosts: [], start: e.time, noHosts: e.reason });
     },
-    'task.start': () => {},
+    'task.start': (e) => {
+      this.taskNames.set(e.task.id, e.task.name);
+    },
     'host.result': (e) => this.result(e),
     'host.item': (e) => {
       const key = `${e.host}\0${e.task.id}`;
@@ -205,7 +209,7 @@ export class HtmlOutput implements EventSink {
   }
 
   private taskName(r: Row): string {
-    const name = r.task.name || r.task.action;
+    const name = this.taskNames.get(r.task.id) || r.task.name || r.task.action;
     return r.task.role ? `${r.task.role} : ${name}` : name;
   }
 

@@ -61,6 +61,8 @@ function seconds(ms: number): string {
 export class JUnitOutput implements EventSink {
   private readonly suites: Suite[] = [];
   private current: Suite | undefined;
+  /** Task names as task.start reported them: templated, where host.result has the raw name. */
+  private readonly taskNames = new Map<string, string>();
 
   constructor(private readonly o: JUnitOptions) {}
 
@@ -74,7 +76,7 @@ export class JUnitOutput implements EventSink {
     if (!this.current) this.open({ id: 'drover', name: 'drover' }, e.time - e.durationMs);
     const suite = this.current as Suite;
     const r = this.o.redactor;
-    const taskName = e.task.name || e.task.action;
+    const taskName = this.taskNames.get(e.task.id) || e.task.name || e.task.action;
     const c: Case = {
       classname: suite.name,
       name: `${taskName} [${e.delegatedTo ? `${e.host} -> ${e.delegatedTo}` : e.host}]`,
@@ -103,7 +105,9 @@ export class JUnitOutput implements EventSink {
       this.current = undefined;
     },
     'play.no_hosts': () => {},
-    'task.start': () => {},
+    'task.start': (e) => {
+      this.taskNames.set(e.task.id, e.task.name);
+    },
     'host.result': (e) => this.result(e),
     'host.item': () => {},
     'host.retry': () => {},

@@ -73,7 +73,8 @@ function events(): RunEvent[] {
       durationMs: 500,
       time: at(500),
     },
-    { type: 'task.start', task: t2, hosts: ['web1'], time: at(3000) },
+    // The runner templates names in task.start; host.result carries the task as written.
+    { type: 'task.start', task: { ...t2, name: 'render config for web1' }, hosts: ['web1'], time: at(3000) },
     {
       type: 'host.result',
       host: 'web1',
@@ -169,6 +170,7 @@ describe('HtmlOutput', () => {
     expect(html).toContain('<span class="item st-changed">a</span>');
     expect(html).toContain('unreachable hosts</span>');
     expect(html).toContain('(check mode, diff)');
+    expect(html).toContain('render config for web1 [web1]: changed, 4.00 s');
   });
 
   it('never writes the secret, in any form', async () => {

@@ -208,4 +208,12 @@ describe('JUnitOutput', () => {
       time: '0.003',
     });
   });
+
+  it('names cases after the templated name task.start reported', () => {
+    const j = new JUnitOutput({ redactor: new Redactor() });
+    const t = { id: 't1', name: 'deploy {{ app }}', action: 'copy' };
+    j.emit({ type: 'task.start', task: { ...t, name: 'deploy web' }, hosts: ['h'], time: 0 });
+    j.emit({ type: 'host.result', host: 'h', task: t, status: 'ok', result: {}, durationMs: 1, time: 1 });
+    expect(parse(j.render()).children[0]?.children[0]?.attrib.name).toBe('deploy web [h]');
+  });
 });
