@@ -12,6 +12,7 @@ import type { ModuleConfig } from './config.js';
 import { isUnknown } from './evaluate.js';
 import {
   coerceConfig,
+  configAddress,
   evalBody,
   type Plan,
   type PlanContext,
@@ -314,6 +315,10 @@ export async function applyPlan(
 
   // Outputs are saved when the whole plan went through (as Terraform: they reflect config).
   if (!interrupted && errors.length === 0) {
+    // Data sources go with a destroy, or when their block is gone (reading them has no effect to undo).
+    state.resources = state.resources.filter(
+      (i) => i.mode !== 'data' || (!plan.destroy && ctx.graph.nodes.has(configAddress(i.address))),
+    );
     const outputs: State['outputs'] = {};
     const root: ModuleConfig = ctx.graph.root;
     if (!plan.destroy)

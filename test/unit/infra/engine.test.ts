@@ -315,6 +315,9 @@ outputs:
     expect((await infra('output', 'greeting')).out).toBe('"out/seeded.txt"\n');
     expect(JSON.parse((await infra('output', '-json')).out).keys.value).toEqual(['x', 'y']);
     expect((await infra('plan', '-detailed-exitcode')).code).toBe(0);
+    expect((await infra('destroy', '-auto-approve')).out).toContain('Destroy complete! Resources: 3 destroyed.');
+    expect(state().resources).toEqual([]);
+    expect(state().outputs).toEqual({});
   });
 
   it('masks sensitive values in plans, apply logs, errors, show, output and JSON', async () => {
