@@ -362,7 +362,9 @@ export function typeError(t: string, v: unknown): string | undefined {
         : `a ${typeof v === 'boolean' ? 'bool' : typeof v}`;
   switch (b) {
     case 'string':
-      return typeof v === 'string' || typeof v === 'number' ? undefined : `must be a string, not ${what}`;
+      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+        ? undefined
+        : `must be a string, not ${what}`;
     case 'number':
       return typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))
         ? undefined
@@ -590,31 +592,9 @@ export function isTemplated(v: unknown): boolean {
   return false;
 }
 
+/** typeError for attribute values, where null means unset. */
 export function attrTypeError(t: string, v: unknown): string | undefined {
-  if (v === null || v === undefined) return undefined;
-  const what = Array.isArray(v)
-    ? 'a list'
-    : typeof v === 'object'
-      ? 'a map'
-      : `${typeof v === 'boolean' ? 'a bool' : `a ${typeof v}`} (${JSON.stringify(v)})`;
-  switch (t) {
-    case 'string':
-      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-        ? undefined
-        : `must be a string, not ${what}`;
-    case 'number':
-      return typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))
-        ? undefined
-        : `must be a number, not ${what}`;
-    case 'bool':
-      return typeof v === 'boolean' ? undefined : `must be a bool, not ${what}`;
-    case 'list':
-      return Array.isArray(v) ? undefined : `must be a list, not ${what}`;
-    case 'map':
-      return isObj(v) ? undefined : `must be a map, not ${what}`;
-    default:
-      return undefined;
-  }
+  return v === null || v === undefined ? undefined : typeError(t, v);
 }
 
 function loadModuleCall(

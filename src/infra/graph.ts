@@ -182,27 +182,18 @@ export class ConfigGraph {
   ): string | undefined {
     const where = node.kind === 'resource' ? node.name : `${node.kind} '${node.name}'`;
     switch (ref.kind) {
-      case 'var': {
-        const name = ref.key.slice(4);
-        if (!m.variables.has(name)) {
-          const s = didYouMean(name, m.variables.keys());
-          problems.add(
-            `${where}: reference to undefined variable 'var.${name}'`,
-            pos,
-            s ? `did you mean 'var.${s}'?` : `declare it under 'variables:'`,
-          );
-          return undefined;
-        }
-        return `${m.prefix}${ref.key}`;
-      }
+      case 'var':
       case 'local': {
-        const name = ref.key.slice(6);
-        if (!m.locals.has(name)) {
-          const s = didYouMean(name, m.locals.keys());
+        const name = ref.key.slice(ref.kind.length + 1);
+        const declared: Map<string, unknown> = ref.kind === 'var' ? m.variables : m.locals;
+        if (!declared.has(name)) {
+          const s = didYouMean(name, declared.keys());
           problems.add(
-            `${where}: reference to undefined local 'local.${name}'`,
+            `${where}: reference to undefined ${ref.kind === 'var' ? 'variable' : 'local'} '${ref.key}'`,
             pos,
-            s ? `did you mean 'local.${s}'?` : `declare it under 'locals:'`,
+            s
+              ? `did you mean '${ref.kind}.${s}'?`
+              : `declare it under '${ref.kind === 'var' ? 'variables' : 'locals'}:'`,
           );
           return undefined;
         }

@@ -4,7 +4,7 @@
  * update / replace (naming the attribute that forces it) / delete / read, as Terraform does.
  */
 import { didYouMean, ProblemList, type SourcePos } from '../errors.js';
-import type { ResourceConfig } from './config.js';
+import { attrTypeError, type ResourceConfig } from './config.js';
 import { type Evaluator, type InstanceKey, type InstanceVars, isUnknown, UNKNOWN } from './evaluate.js';
 import type { ConfigGraph } from './graph.js';
 import type { Attrs, AttrValue, ResourceType } from './provider.js';
@@ -118,22 +118,30 @@ function expand(
   problems: ProblemList,
 ): InstanceKey[] | undefined {
   const mod = ctx.graph.nodes.get(id)!.module;
-  if (r.count !== undefined) {
-    let n: unknown;
+  /** The value of `count` / `for_each`, which must be known at plan time; undefined after a problem. */
+  const known = (key: 'count' | 'for_each', expr: unknown): { v: unknown } | undefined => {
+    const pos = r.attrPos[key] ?? r.pos;
+    let v: unknown;
     try {
-      n = ctx.ev.eval(mod, r.count);
+      v = ctx.ev.eval(mod, expr);
     } catch (e) {
-      problems.add(`${id}: count: ${(e as Error).message}`, r.attrPos.count ?? r.pos);
+      problems.add(`${id}: ${key}: ${(e as Error).message}`, pos);
       return undefined;
     }
-    if (isUnknown(n)) {
+    if (isUnknown(v)) {
       problems.add(
-        `${id}: the count value depends on resource attributes that cannot be determined until apply`,
-        r.attrPos.count ?? r.pos,
-        'use -target to create what it depends on first, or compute it from variables',
+        `${id}: the ${key} value depends on resource attributes that cannot be determined until apply`,
+        pos,
+        'create what it depends on first (-target), or compute it from variables',
       );
       return undefined;
     }
+    return { v };
+  };
+  if (r.count !== undefined) {
+    const got = known('count', r.count);
+    if (!got) return undefined;
+    const n = got.v;
     const num = typeof n === 'string' && n.trim() !== '' ? Number(n) : n;
     if (typeof num !== 'number' || !Number.isInteger(num) || num < 0) {
       problems.add(
@@ -146,21 +154,9 @@ function expand(
     return ctx.ev.expansions.get(id)!.keys;
   }
   if (r.forEach !== undefined) {
-    let v: unknown;
-    try {
-      v = ctx.ev.eval(mod, r.forEach);
-    } catch (e) {
-      problems.add(`${id}: for_each: ${(e as Error).message}`, r.attrPos.for_each ?? r.pos);
-      return undefined;
-    }
-    if (isUnknown(v)) {
-      problems.add(
-        `${id}: the for_each value depends on resource attributes that cannot be determined until apply`,
-        r.attrPos.for_each ?? r.pos,
-        'for_each keys must be known at plan time',
-      );
-      return undefined;
-    }
+    const got = known('for_each', r.forEach);
+    if (!got) return undefined;
+    const v = got.v;
     const each = new Map<string, unknown>();
     if (Array.isArray(v)) {
       for (const x of v) {
@@ -213,7 +209,7 @@ export function evalBody(
       const val = ctx.ev.eval(mod, v, inst);
       const t = rt.schema.attributes[k]?.type;
       if (t && !isUnknown(val) && val !== null) {
-        const err = typeErr(t, val);
+        const err = attrTypeError(t, val);
         if (err) {
           problems.add(
             `${instanceAddress(r.modulePrefix, r.localKey, keyOf(inst))}: attribute '${k}' ${err}`,
@@ -246,20 +242,6 @@ export function evalBody(
 
 function keyOf(inst: InstanceVars): InstanceKey {
   return inst.count !== undefined ? inst.count : inst.each ? inst.each.key : null;
-}
-
-function typeErr(t: string, v: unknown): string | undefined {
-  const what = Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `${JSON.stringify(v)}`;
-  if (
-    t === 'number' &&
-    !(typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))))
-  )
-    return `must be a number, not ${what}`;
-  if (t === 'bool' && typeof v !== 'boolean') return `must be a bool, not ${what}`;
-  if (t === 'list' && !Array.isArray(v)) return `must be a list, not ${what}`;
-  if (t === 'map' && (typeof v !== 'object' || Array.isArray(v))) return `must be a map, not ${what}`;
-  if (t === 'string' && typeof v === 'object') return `must be a string, not ${what}`;
-  return undefined;
 }
 
 /** Planned attributes of a create: config + defaults + what the provider knows; the rest unknown. */
