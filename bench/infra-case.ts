@@ -107,65 +107,42 @@ export async function benchInfraRows(
   rmSync(base, { recursive: true, force: true });
   const rows: Row[] = [];
   try {
-    const cases: { workload: string; config: string; count: number; steps: (n: number) => Step[] }[] = [
+    const apply = (n: number, label: string): Step => ({
+      label,
+      args: ['apply', '-auto-approve'],
+      expect: new RegExp(`Resources: ${n} added`),
+      count: n,
+    });
+    const plan = (n: number, label: string, extra: string[] = []): Step => ({
+      label,
+      args: ['plan', ...extra],
+      expect: /No changes\./,
+      count: n,
+    });
+    const destroy = (n: number): Step => ({
+      label: 'destroy',
+      args: ['destroy', '-auto-approve'],
+      expect: new RegExp(`Resources: ${n} destroyed`),
+      count: n,
+    });
+    const cases: { workload: string; config: string; steps: Step[] }[] = [
       {
         workload: 'infra light',
         config: lightConfig(200),
-        count: 200,
-        steps: (n) => [
-          {
-            label: 'apply (create)',
-            args: ['apply', '-auto-approve'],
-            expect: new RegExp(`Resources: ${n} added`),
-            count: n,
-          },
-          { label: 'plan (refresh, no changes)', args: ['plan'], expect: /No changes\./, count: n },
-          {
-            label: 'destroy',
-            args: ['destroy', '-auto-approve'],
-            expect: new RegExp(`Resources: ${n} destroyed`),
-            count: n,
-          },
-        ],
+        steps: [apply(200, 'apply (create)'), plan(200, 'plan (refresh, no changes)'), destroy(200)],
       },
       {
         workload: 'infra machines',
         config: machineConfig(20),
-        count: 20,
-        steps: (n) => [
-          {
-            label: 'apply (boot)',
-            args: ['apply', '-auto-approve'],
-            expect: new RegExp(`Resources: ${n} added`),
-            count: n,
-          },
-          { label: 'plan (refresh, no changes)', args: ['plan'], expect: /No changes\./, count: n },
-          {
-            label: 'destroy',
-            args: ['destroy', '-auto-approve'],
-            expect: new RegExp(`Resources: ${n} destroyed`),
-            count: n,
-          },
-        ],
+        steps: [apply(20, 'apply (boot)'), plan(20, 'plan (refresh, no changes)'), destroy(20)],
       },
       {
         workload: 'infra 2000 in state',
         config: stateOnlyConfig(2000),
-        count: 2000,
-        steps: (n) => [
-          {
-            label: 'apply (create)',
-            args: ['apply', '-auto-approve'],
-            expect: new RegExp(`Resources: ${n} added`),
-            count: n,
-          },
-          { label: 'plan (refresh)', args: ['plan'], expect: /No changes\./, count: n },
-          {
-            label: 'plan -refresh=false',
-            args: ['plan', '-refresh=false'],
-            expect: /No changes\./,
-            count: n,
-          },
+        steps: [
+          apply(2000, 'apply (create)'),
+          plan(2000, 'plan (refresh)'),
+          plan(2000, 'plan -refresh=false', ['-refresh=false']),
         ],
       },
     ];
@@ -174,7 +151,7 @@ export async function benchInfraRows(
       const dir = join(base, c.workload.replace(/\s+/g, '-'));
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'main.infra.yml'), c.config);
-      rows.push(...(await runSteps(c.workload, dir, c.steps(c.count), log)));
+      rows.push(...(await runSteps(c.workload, dir, c.steps, log)));
     }
   } finally {
     await cleanupStale(base).catch(() => undefined);

@@ -792,6 +792,20 @@ function grantState(a: Attrs, live: { privileges: string[]; grantable: boolean }
   };
 }
 
+/** Create and update alike: the role ends up with exactly the configured privileges. */
+async function setGrant(config: Attrs, ctx: ProviderContext): Promise<Attrs> {
+  const a = expandAll(grantConfig(config));
+  return withClient(grantSettings(a), ctx.address, async (c) => {
+    await applyGrant(c, a);
+    const live = await readPrivileges(c, a);
+    if (!live)
+      throw new PostgresError(
+        `${ctx.address}: role ${str(a, 'role')} or its ${str(a, 'object_type')} does not exist`,
+      );
+    return grantState(a, live);
+  });
+}
+
 export const postgresqlGrant: ResourceType = {
   schema: {
     type: 'postgresql_grant',
@@ -835,18 +849,7 @@ export const postgresqlGrant: ResourceType = {
   plan(config) {
     return expandAll(grantConfig(config));
   },
-  async create(config, ctx) {
-    const a = expandAll(grantConfig(config));
-    return withClient(grantSettings(a), ctx.address, async (c) => {
-      await applyGrant(c, a);
-      const live = await readPrivileges(c, a);
-      if (!live)
-        throw new PostgresError(
-          `${ctx.address}: role ${str(a, 'role')} or its ${str(a, 'object_type')} does not exist`,
-        );
-      return grantState(a, live);
-    });
-  },
+  create: setGrant,
   async read(state, ctx) {
     const a = { ...state };
     return withClient(grantSettings(a), ctx.address, async (c) => {
@@ -861,18 +864,7 @@ export const postgresqlGrant: ResourceType = {
       throw err;
     });
   },
-  async update(_prior, config, ctx) {
-    const a = expandAll(grantConfig(config));
-    return withClient(grantSettings(a), ctx.address, async (c) => {
-      await applyGrant(c, a);
-      const live = await readPrivileges(c, a);
-      if (!live)
-        throw new PostgresError(
-          `${ctx.address}: role ${str(a, 'role')} or its ${str(a, 'object_type')} does not exist`,
-        );
-      return grantState(a, live);
-    });
-  },
+  update: (_prior, config, ctx) => setGrant(config, ctx),
   async delete(state, ctx) {
     await withClient(grantSettings(state), ctx.address, async (c) => {
       const live = await readPrivileges(c, state);
