@@ -1,0 +1,257 @@
+/**
+ * `drover build` end to end: the example image (images/base.yml) built cold, warm and
+ * re-provisioned with equal digests; skopeo and umoci accept it; a host booted from it runs
+ * sshd and `drover playbook` reaches it beside a test-fleet host; failing and killed builds
+ * leave nothing behind. The Debian rootfs is made once per run (mmdebstrap, ~15-30 s).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupStale } from '../../src/machine/cleanup.js';
+import { bootHost } from '../../src/machine/host.js';
+import { processesRootedUnder } from '../../src/machine/processes.js';
+import type { Fleet } from '../lab/fleet.js';
+import { repoRoot } from '../lab/repo-root.js';
+import { runCommand, runDrover, useFleet } from '../lab/use-fleet.js';
+
+const root = repoRoot();
+const work = join(root, '.lab', 'build-e2e');
+const buildDir = join(work, 'base');
+const layout = join(buildDir, 'output', 'base.debian');
+const IMAGE_HOST_PORT = 25310;
+const env = { NO_COLOR: '1' };
+
+let fleet: Fleet;
+
+function digestOf(stdout: string): string | undefined {
+  return /--> base\.debian: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1];
+}
+
+/** Mount points of the machine's mount table under `dir`. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+}
+
+async function expectNothingLeft(dir: string): Promise<void> {
+  expect(mountsUnder(dir)).toEqual([]);
+  expect(await processesRootedUnder([dir])).toEqual([]);
+  for (const sub of ['instances', 'tmp']) {
+    const p = join(dir, sub);
+    expect(existsSync(p) ? readdirSync(p) : []).toEqual([]);
+  }
+}
+
+beforeAll(async () => {
+  fleet = await useFleet();
+  await cleanupStale(work);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+});
+
+afterAll(async () => {
+  await cleanupStale(work);
+});
+
+describe('drover build images/base.yml', () => {
+  let digest: string | undefined;
+
+  it('builds cold, then warm (every step cached, nothing downloaded) and re-provisioned (-force) to the same digest', async () => {
+    const args = ['build', '-build-dir', buildDir, 'images/base.yml'];
+    const cold = await runDrover(args, { env, timeoutMs: 240_000 });
+    expect(cold.stderr).toBe('');
+    expect(cold.code).toBe(0);
+    expect(cold.stdout).toMatch(/==> base\.debian: base rootfs: made in/);
+    expect(cold.stdout).toContain('    base.debian: PLAY RECAP');
+    expect(cold.stdout).toMatch(/verify: playbook demo\.yml in --check mode must report changed=0/);
+    expect(cold.stdout).toMatch(/==> base\.debian: verify done/);
+    digest = digestOf(cold.stdout);
+    expect(digest).toBeDefined();
+
+    const warm = await runDrover(args, { env, timeoutMs: 60_000 });
+    expect(warm.code).toBe(0);
+    expect(warm.stdout).toContain('base rootfs: cached (nothing downloaded)');
+    for (const step of ['prepare sshd', 'playbook demo.yml', 'slim down', 'verify'])
+      expect(warm.stdout).toContain(`==> base.debian: ${step}: unchanged inputs, skipped (cached)`);
+    expect(warm.stdout).not.toContain('booting instance');
+    expect(digestOf(warm.stdout)).toBe(digest);
+
+    const forced = await runDrover(['build', '-force', '-build-dir', buildDir, 'images/base.yml'], {
+      env,
+      timeoutMs: 120_000,
+    });
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('booting instance');
+    expect(digestOf(forced.stdout)).toBe(digest);
+
+    const manifest = JSON.parse(readFileSync(join(buildDir, 'output', 'manifest.json'), 'utf8')) as {
+      builds: { name: string; artifact_id: string; files: { name: string }[] }[];
+    };
+    expect(manifest.builds.at(-1)).toMatchObject({ name: 'base', artifact_id: digest });
+    const sums = readFileSync(join(buildDir, 'output', 'base.debian.SHA256SUMS'), 'utf8');
+    expect(sums).toMatch(
+      /^[0-9a-f]{64} {2}base\.debian\.oci\.tar\n[0-9a-f]{64} {2}base\.debian\.docker\.tar\n$/,
+    );
+    await expectNothingLeft(buildDir);
+  });
+
+  it('skopeo inspects it, umoci unpacks it, and the rootfs holds what the playbook configured', async () => {
+    const inspect = await runCommand('skopeo', ['inspect', `oci:${layout}:latest`]);
+    expect(inspect.code).toBe(0);
+    const info = JSON.parse(inspect.stdout) as {
+      Digest: string;
+      Layers: string[];
+      Labels: Record<string, string>;
+    };
+    expect(info.Digest).toBe(digest);
+    expect(info.Layers).toHaveLength(2);
+    expect(info.Labels['org.opencontainers.image.title']).toBe('drover/base-bookworm');
+
+    const bundle = join(work, 'bundle');
+    const unpack = await runCommand('umoci', ['unpack', '--image', `${layout}:latest`, bundle]);
+    expect(unpack.stderr).not.toMatch(/error/i);
+    expect(unpack.code).toBe(0);
+    const rootfs = join(bundle, 'rootfs');
+    expect(readFileSync(join(rootfs, 'etc/drover-demo.env'), 'utf8')).toBe('MANAGED_BY=drover\n');
+    expect(readFileSync(join(rootfs, 'etc/drover-demo.conf'), 'utf8')).toMatch(
+      /^host=debian\ndistribution=Debian 12/,
+    );
+    expect(existsSync(join(rootfs, 'var/lib/drover-demo'))).toBe(true);
+    expect(existsSync(join(rootfs, 'usr/sbin/sshd'))).toBe(true);
+    // Deleted in the build: whiteouts in the layer, so absent from the unpacked image.
+    expect(readdirSync(join(rootfs, 'etc/ssh')).filter((f) => f.startsWith('ssh_host_'))).toEqual([]);
+  });
+
+  it('boots a host from the image with sshd; drover playbook reaches it over SSH beside a fleet host', async () => {
+    const hostDir = join(work, 'host');
+    const key = join(work, 'id_ed25519');
+    await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    // The client key goes into the host's writable layer before boot, as cloud-init would.
+    mkdirSync(join(hostDir, 'upper', 'root', '.ssh'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(hostDir, 'upper', 'root', '.ssh', 'authorized_keys'), readFileSync(`${key}.pub`), {
+      mode: 0o600,
+    });
+    const host = await bootHost({
+      name: 'img01',
+      hostDir,
+      lowerDirs: [join(work, 'bundle', 'rootfs')],
+      command: [
+        '/bin/sh',
+        '-c',
+        `ssh-keygen -A && mkdir -p -m 755 /run/sshd && exec /usr/sbin/sshd -D -e -p ${IMAGE_HOST_PORT} -o ListenAddress=127.0.0.1 -o UsePAM=no`,
+      ],
+      ports: [IMAGE_HOST_PORT],
+      dev: 'minimal',
+    });
+    try {
+      const inv = join(work, 'inventory.ini');
+      writeFileSync(
+        inv,
+        `img01 ansible_host=127.0.0.1 ansible_port=${IMAGE_HOST_PORT} ansible_user=root ansible_ssh_private_key_file=${key} ansible_host_key_checking=false\n`,
+      );
+      const h = fleet.hosts[0]!.name;
+      const r = await runDrover(
+        ['playbook', '-i', fleet.inventoryFile, '-i', inv, '--limit', `img01,${h}`, 'playbooks/demo.yml'],
+        { env: { ...env, ANSIBLE_CONFIG: fleet.ansibleCfgFile }, timeoutMs: 60_000 },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/img01 +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0/);
+      expect(r.stdout).toMatch(new RegExp(`${h} +: ok=\\d+ +changed=\\d+ +unreachable=0 +failed=0`));
+      // The host-specific file (host=img01) differs from the image's (host=debian).
+      expect(r.stdout).toMatch(
+        /TASK \[Record the controller's view of each host\][^\n]*\n(?:[^\n]*\n)*?changed: \[img01\]/,
+      );
+    } finally {
+      await host.stop({ graceMs: 0 });
+      await fleet.resetHost(fleet.hosts[0]!.name);
+    }
+  });
+
+  it('a failing provisioner exits non-zero with its output and leaves no mounts, processes or temp dirs', async () => {
+    const dir = join(work, 'fail');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'fail.yml'),
+      `sources:
+  base:
+    type: oci
+    image: "oci:${layout}:latest"
+build:
+  name: broken
+  sources: [base]
+  provisioners:
+    - type: shell
+      inline:
+        - echo about to fail
+        - ls /no/such/dir
+    - type: shell
+      inline: [echo never runs]
+`,
+    );
+    const r = await runDrover(['build', '-build-dir', join(dir, 'b'), join(dir, 'fail.yml')], {
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('    broken.base: about to fail\n');
+    expect(r.stdout).toMatch(
+      / {4}broken\.base: ls: cannot access '\/no\/such\/dir': No such file or directory/,
+    );
+    expect(r.stdout).toMatch(/==> broken\.base: shell failed \([\d.]+ s\): exit status 2/);
+    expect(r.stdout).toContain('==> broken.base: cleaning up the instance');
+    expect(r.stdout).not.toContain('never runs');
+    expect(r.stdout).toMatch(/Build 'broken\.base' errored after/);
+    await expectNothingLeft(join(dir, 'b'));
+  });
+
+  it('after kill -9 of a build, the next build in the dir removes the stale instance first', async () => {
+    const dir = join(work, 'killed');
+    mkdirSync(dir, { recursive: true });
+    const tpl = join(dir, 'slow.yml');
+    writeFileSync(
+      tpl,
+      `variables:
+  pause: { type: number, default: 300 }
+sources:
+  base: { type: oci, image: "oci:${layout}:latest" }
+build:
+  name: slow
+  sources: [base]
+  provisioners:
+    - type: shell
+      inline: ["echo started", "sleep {{ pause }}"]
+`,
+    );
+    const b = join(dir, 'b');
+    const child = spawn(process.execPath, [join(root, 'dist/cli/drover.js'), 'build', '-build-dir', b, tpl], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no "started" in 60 s: ${out}`)), 60_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('slow.base: started')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    // The instance outlives its killed builder: a sleep is still running inside it.
+    expect((await processesRootedUnder([b])).length).toBeGreaterThan(0);
+
+    const again = await runDrover(['build', '-build-dir', b, '-var', 'pause=0', tpl], {
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/removed leftovers of an earlier build: 1 instance\(s\)/);
+    await expectNothingLeft(b);
+  });
+});
