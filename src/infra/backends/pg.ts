@@ -85,6 +85,9 @@ export function createPgBackend(given: Partial<PgBackendOptions> & PgBackendConf
   let connecting: Promise<pg.Client> | undefined;
   let initialised = false;
   let heldLock: string | undefined;
+  // Set when the session holding our lock ended (force-unlock, server restart): from then on
+  // this process writes nothing, or it would write unlocked over someone else's changes.
+  let lostLock: string | undefined;
 
   const connect = async (): Promise<pg.Client> => {
     if (client) return client;
@@ -92,8 +95,9 @@ export function createPgBackend(given: Partial<PgBackendOptions> & PgBackendConf
       connecting = (async () => {
         const { default: pgLib } = await import('pg');
         const c = new pgLib.Client({ connectionString: opts.connStr, connectionTimeoutMillis: 10_000 });
-        c.on('error', () => {
+        c.on('error', (err: Error) => {
           // The server went away (or force-unlock ended this session): the next query fails with the reason.
+          if (heldLock !== undefined) lostLock = `${heldLock} (${err.message})`;
           client = undefined;
           connecting = undefined;
           heldLock = undefined;
@@ -116,6 +120,12 @@ export function createPgBackend(given: Partial<PgBackendOptions> & PgBackendConf
   };
 
   const query = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
+    if (lostLock !== undefined) {
+      throw new PgBackendError(
+        `${where}: this process lost its state lock ${lostLock}; nothing more is written`,
+        'someone ran force-unlock, or the server restarted: run the command again',
+      );
+    }
     const c = await connect();
     try {
       return await c.query(sql, params);
@@ -216,6 +226,7 @@ export function createPgBackend(given: Partial<PgBackendOptions> & PgBackendConf
         );
       }
       await init();
+      await query('SELECT 1'); // fails once the lock is lost
       const c = await connect();
       // One transaction: the previous version moves to state_backups and the new one lands, or neither.
       try {

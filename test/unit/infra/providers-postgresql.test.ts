@@ -270,10 +270,16 @@ describe.skipIf(!asRoot)('pg state backend', () => {
       await expect(a.forceUnlock('wrong')).rejects.toThrow(/does not match the existing lock ID/);
       await a.forceUnlock(id2);
       expect(await a.lockInfo()).toBeUndefined();
+      // The holder whose session was ended writes nothing more.
+      await new Promise((r) => setTimeout(r, 100));
+      await expect(b.write('{"serial":3}')).rejects.toThrow(/lost its state lock/);
+      expect(await a.read()).toBe('{"serial":2}');
       const id3 = await a.lock({ operation: 'apply', who: 'alice@box', created: '', version: '' }, 0);
       // A holder that dies (its connection closes) releases the lock by itself.
       await a.close();
-      expect(await b.lockInfo()).toBeUndefined();
+      const c = createPgBackend({ connStr: cluster.connStr, schemaName: 'state test' });
+      expect(await c.lockInfo()).toBeUndefined();
+      await c.close();
       expect(id3).not.toBe(id2);
     } finally {
       await a.close();
