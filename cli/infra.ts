@@ -237,7 +237,8 @@ export async function runInfra(rawArgs: string[], deps: InfraCommandDeps = {}): 
       if (!changes) {
         if (plan.refreshOnly && drift.length === 0) return 0;
         if (!plan.refreshOnly) {
-          // Outputs may still be new (e.g. after a refresh); nothing to do otherwise.
+          // Nothing to change, but what refresh read is kept (as Terraform does).
+          if (drift.length > 0) await s.writeState(state);
           out('\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.\n');
           return 0;
         }

@@ -266,6 +266,8 @@ export async function applyPlan(
   const blocked = (op: Op) => [...op.deps].some((d) => failed.has(d));
   const pendingOps = new Map(ops);
   let wake: () => void = () => {};
+  const onAbort = () => wake();
+  hooks.signal.addEventListener('abort', onAbort, { once: true });
   for (;;) {
     if (hooks.signal.aborted) interrupted = true;
     // Skip what can never run.
@@ -304,9 +306,9 @@ export async function applyPlan(
     if (running.size === 0) break;
     await new Promise<void>((r) => {
       wake = r;
-      hooks.signal.addEventListener('abort', () => r(), { once: true });
     });
   }
+  hooks.signal.removeEventListener('abort', onAbort);
   if (pendingOps.size > 0 && !interrupted && errors.length === 0)
     errors.push({
       address: '(graph)',
