@@ -245,9 +245,9 @@ function keyOf(inst: InstanceVars): InstanceKey {
 }
 
 /** Planned attributes of a create: config + defaults + what the provider knows; the rest unknown. */
-export function plannedCreate(rt: ResourceType, config: Attrs): Attrs {
+export function plannedCreate(rt: ResourceType, config: Attrs, prior?: Attrs): Attrs {
   const known = Object.fromEntries(Object.entries(config).filter(([, v]) => !isUnknown(v))) as Attrs;
-  const planned: Attrs = rt.plan ? rt.plan(known, undefined) : { ...known };
+  const planned: Attrs = rt.plan ? rt.plan(known, prior) : { ...known };
   for (const [k, s] of Object.entries(rt.schema.attributes)) {
     if (config[k] !== undefined && isUnknown(config[k])) planned[k] = UNKNOWN;
     else if (planned[k] === undefined && s.computed) planned[k] = UNKNOWN;
@@ -474,10 +474,12 @@ export async function makePlan(ctx: PlanContext, state: State, opts: PlanOptions
             ...(reason ? { reason } : {}),
           });
         } else if (changed.length > 0) {
+          // In place: the provider sees the prior object and may keep computed values (an id, a port).
+          const inPlace = plannedCreate(rt, config, p.attributes);
           const after: Attrs = { ...p.attributes };
-          for (const k of changed) after[k] = planned[k] ?? null;
+          for (const k of changed) after[k] = inPlace[k] ?? null;
           for (const [k, s] of Object.entries(rt.schema.attributes))
-            if (s.computed && planned[k] !== undefined && !(s.required || s.optional)) after[k] = planned[k]!;
+            if (s.computed && inPlace[k] !== undefined && !(s.required || s.optional)) after[k] = inPlace[k]!;
           ev.setInstance(id, key, after);
           updated.add(id);
           changes.push({ ...base, action: 'update', prior: p, before: p.attributes, after, changed });
