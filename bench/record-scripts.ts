@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
+import { quote } from '../src/shell/quote.js';
 
 interface Recorded {
   port: number;
@@ -86,14 +87,12 @@ if (file) {
       const steps = byPort[String(r.port)] ?? [];
       byPort[String(r.port)] = steps;
       const stdin = Buffer.concat(r.stdin);
-      // The session driver's command reads frames; replay the framed scripts themselves.
+      // The session driver's command reads frames; replay the framed scripts themselves, run
+      // by `sh` as the driver runs them (not by the login shell an exec channel would use).
       if (r.command.includes('drover-session.XXXXXX')) {
         for (const f of unpackFrames(stdin)) {
-          steps.push(
-            f.stdin.length
-              ? { command: f.command, stdin: f.stdin.toString('base64') }
-              : { command: f.command },
-          );
+          const command = `exec sh -c ${quote(f.command)}`;
+          steps.push(f.stdin.length ? { command, stdin: f.stdin.toString('base64') } : { command });
         }
       } else {
         steps.push(

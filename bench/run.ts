@@ -387,7 +387,7 @@ async function main(): Promise<void> {
         const hosts = fleet.hosts.slice(0, Math.min(opts.latencyHosts, opts.hosts));
         const proxies = await startDelayProxies(
           hosts.map((h) => h.port),
-          opts.basePort + 1500,
+          opts.basePort + 1400,
           opts.delayMs,
         );
         try {

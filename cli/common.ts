@@ -46,6 +46,7 @@ export interface CommonOptions {
   askVaultPass?: boolean;
   output?: string[];
   detailedExitcode?: boolean;
+  sshSession?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -88,7 +89,31 @@ export function addCommonOptions(cmd: Command): Command {
       '--report, --output <format[:path]>',
       'also write results as json (JSON lines), summary, junit, html or github (repeatable)',
       collect,
+    )
+    .addOption(
+      new Option(
+        '--ssh-session <mode>',
+        `run tasks through one remote shell per host (1 round trip per task) or an exec channel each (2): on, off, auto (default ${DEFAULT_SSH_SESSION}, or $DROVER_SSH_SESSION)`,
+      ).choices(['on', 'off', 'auto']),
     );
+}
+
+/** ADR 091: the session shell is the default; runs it cannot carry still use exec channels. */
+export const DEFAULT_SSH_SESSION = 'on';
+
+/** --ssh-session / $DROVER_SSH_SESSION to the transport's session option. */
+export function sshSessionMode(flag: string | undefined): boolean | 'auto' {
+  const raw = flag ?? process.env.DROVER_SSH_SESSION ?? DEFAULT_SSH_SESSION;
+  switch (raw) {
+    case 'on':
+      return true;
+    case 'off':
+      return false;
+    case 'auto':
+      return 'auto';
+    default:
+      throw new UsageError(`DROVER_SSH_SESSION must be on, off or auto, got: ${raw}`);
+  }
 }
 
 /** -e values: key=value pairs, inline JSON/YAML, or @file; later ones win. */
@@ -234,7 +259,7 @@ export async function wire(opts: CommonOptions, extra: { playbookDir?: string } 
   if (becomePassword) cli.becomePassword = becomePassword;
   if (config.hostKeyChecking !== undefined) cli.hostKeyChecking = config.hostKeyChecking;
 
-  const pool = new ConnectionPool();
+  const pool = new ConnectionPool({ sshOptions: { session: sshSessionMode(opts.sshSession) } });
   const connector: Connector = {
     connect: (spec: ConnectionSpec) => pool.get(spec),
     drop: (host: string) => pool.close(host),

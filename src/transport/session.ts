@@ -19,10 +19,21 @@ import type { RawRun } from './transfer.js';
  * and busybox), and `read` reads byte by byte, so frames never bleed into each other. The
  * payload is staged in a file: a script that leaves stdin unread must not leave bytes behind.
  */
+/** The driver's first line on stdout, once it can run frames. */
+export const SESSION_READY = 'DROVER-SESSION-READY';
+
+/** The session ended before its driver could run anything: the run can go to an exec channel. */
+export class SessionNotStartedError extends Error {}
+
 export const SESSION_DRIVER = [
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
   'd=$(mktemp -d "${TMPDIR:-/tmp}/drover-session.XXXXXX") || exit 1',
   `trap 'rm -rf "$d"' EXIT`,
+  // a dropped connection (HUP) or a kill still removes the staging dir
+  `trap 'exit 129' HUP`,
+  `trap 'exit 143' TERM`,
+  // only now can a frame run: a session that dies before this line ran nothing
+  `printf '${SESSION_READY}\\n'`,
   'while IFS=" " read -r b sl il; do',
   '  head -c "$sl" > "$d/s"',
   '  if [ "$il" -gt 0 ]; then head -c "$il" > "$d/i"; else : > "$d/i"; fi',
@@ -66,13 +77,15 @@ class StreamTail {
     return Buffer.concat(parts);
   }
 
-  /** All bytes so far; keeps everything after `end` for the next run. */
-  take(end: number, skip: number): Buffer {
+  /**
+   * The bytes before `end`; the stream is then empty. What followed the end marker can only be
+   * stray output of a background process (the driver writes the marker last), so it is dropped.
+   */
+  take(end: number): Buffer {
     const all = Buffer.concat(this.chunks);
-    const rest = all.subarray(end + skip);
-    this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-    this.len = rest.length;
-    this.lastChunk = rest.length;
+    this.chunks = [];
+    this.len = 0;
+    this.lastChunk = 0;
     return all.subarray(0, end);
   }
 
@@ -95,12 +108,32 @@ export class SessionShell {
   private outMark: { at: number; len: number; rc: number } | undefined;
   private dead: Error | undefined;
 
+  /** The driver printed SESSION_READY; before that, bytes collect in `preamble`. */
+  private started = false;
+  private preamble = '';
+
   constructor(private readonly ch: ClientChannel) {
-    ch.on('data', (c: Buffer) => {
+    // Output while no run is pending can only come from a background process an earlier
+    // script left behind with the session's stdout (an exec channel would have waited for
+    // it): it belongs to no run, so it is dropped.
+    ch.on('data', (chunk: Buffer) => {
+      let c = chunk;
+      if (!this.started) {
+        // Anything a login script printed before the ready line is not a run's output.
+        this.preamble = (this.preamble + chunk.toString('latin1')).slice(-65536);
+        const at = this.preamble.indexOf(`${SESSION_READY}\n`);
+        if (at < 0) return;
+        this.started = true;
+        c = Buffer.from(this.preamble.slice(at + SESSION_READY.length + 1), 'latin1');
+        this.preamble = '';
+        if (c.length === 0) return;
+      }
+      if (!this.pending) return;
       this.out.push(c);
       this.check();
     });
     ch.stderr.on('data', (c: Buffer) => {
+      if (!this.pending) return;
       this.err.push(c);
       this.check();
     });
@@ -118,6 +151,7 @@ export class SessionShell {
 
   private kill(e: Error): void {
     if (this.dead) return;
+    if (!this.started) e = new SessionNotStartedError(`the remote session shell did not start: ${e.message}`);
     this.dead = e;
     const p = this.pending;
     this.pending = undefined;
@@ -159,10 +193,10 @@ export class SessionShell {
     const errMark = Buffer.from(`\n${p.boundary}\n`);
     const errEnd = this.err.find(errMark);
     if (errEnd < 0) return;
-    const { at, len, rc } = this.outMark;
+    const { at, rc } = this.outMark;
     this.outMark = undefined;
-    const stdout = this.out.take(at, len);
-    const stderr = this.err.take(errEnd, errMark.length);
+    const stdout = this.out.take(at);
+    const stderr = this.err.take(errEnd);
     this.pending = undefined;
     // The become marker (passwordless sudo/su only here) is stripped the same way as on a channel.
     const conv = new BecomeConversation(p.cmd, undefined, {

@@ -25,7 +25,7 @@ import {
   loadKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
-import { SESSION_COMMAND, SessionShell } from './session.js';
+import { SESSION_COMMAND, SessionNotStartedError, SessionShell } from './session.js';
 import { getWith, putWith, type RawRun } from './transfer.js';
 import {
   type Become,
@@ -558,9 +558,18 @@ export class SshConnection implements Connection {
     const cmd = buildBecomeCommand(script, opts.become, opts.env);
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
     const timed = opts.timeoutMs !== undefined && opts.timeoutMs > 0;
-    if (this.opts.session && !timed && cmd.password === undefined && (await this.sessionWanted())) {
+    if (
+      this.opts.session &&
+      !this.sessionUnavailable &&
+      !timed &&
+      cmd.password === undefined &&
+      (await this.sessionWanted())
+    ) {
       const session = await this.sessionShell();
-      if (session?.alive && !session.busy) return decode(await this.runInSession(session, cmd, stdin));
+      if (session?.alive && !session.busy) {
+        const r = await this.runInSession(session, cmd, stdin);
+        if (r !== undefined) return decode(r);
+      }
     }
     const raw = await this.execCommand(timed ? withPidLine(cmd) : cmd, stdin, opts.timeoutMs);
     return decode(raw);
@@ -610,14 +619,23 @@ export class SshConnection implements Connection {
     return this.sessionDecision;
   }
 
+  /** Set when the target cannot run the session driver: every run then takes an exec channel. */
+  private sessionUnavailable = false;
+
+  /** undefined: the session never started, so nothing ran and the caller uses an exec channel. */
   private async runInSession(
     session: SessionShell,
     cmd: BecomeCommand,
     stdin: Buffer | undefined,
-  ): Promise<RawRun> {
+  ): Promise<RawRun | undefined> {
     try {
       return await session.run(cmd, stdin);
     } catch (e) {
+      if (e instanceof SessionNotStartedError && this.ready) {
+        this.sessionUnavailable = true;
+        this.log(`${e.message}; using exec channels`);
+        return undefined;
+      }
       if (!this.ready) {
         throw new UnreachableError(
           this.host,

@@ -5,6 +5,7 @@ import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quote } from '../../src/shell/quote.js';
 import { ConnectionPool } from '../../src/transport/pool.js';
 import { connectionSpecFromVars } from '../../src/transport/spec.js';
 import { SshConnection, type SshOptions } from '../../src/transport/ssh.js';
@@ -256,6 +257,96 @@ describe('exec channels vs session shell', () => {
     // a script that leaves its stdin unread must not disturb the next one
     await c.run('true', { stdin: 'unread'.repeat(1000) });
     expect((await c.run('cat', { stdin: 'next' })).stdout).toBe('next');
+  });
+
+  // Prints "session" when the script's parent is the session driver, "exec" when it runs on its
+  // own channel (the bracket keeps the pattern from matching this script's own text).
+  const whereFrom = (pid: string): string =>
+    `if tr '\\0' ' ' < /proc/${pid}/cmdline | grep -q 'drover-sessio[n]'; then echo session; else echo exec; fi`;
+  const WHERE = whereFrom('$PPID');
+  // under sudo the parent is sudo: look one level further up
+  const WHERE_BECOME = whereFrom("$(cut -d' ' -f4 /proc/$PPID/stat)");
+
+  it('session mode: concurrent runs, a timeout and a become password use exec channels; the session stays usable', async () => {
+    const c = conn(spec('h17', { ansible_user: 'dpw' }), { ...sshOpts, session: true });
+    expect((await c.run(WHERE)).stdout).toBe('session\n');
+    // Twelve at once (the free strategy, async tasks): one takes the session, the rest get
+    // exec channels; no output strays into another run.
+    const outs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        c.run(`printf '%s' ${i}; cat; echo; echo err${i} >&2; ${WHERE}`, { stdin: `-in${i}` }),
+      ),
+    );
+    const where = outs.map((r, i) => {
+      const [line, kind] = r.stdout.split('\n');
+      expect(line).toBe(`${i}-in${i}`);
+      expect(r).toMatchObject({ rc: 0, stderr: `err${i}\n` });
+      return kind;
+    });
+    expect(where.filter((k) => k === 'session').length).toBeGreaterThanOrEqual(1);
+    expect(where.filter((k) => k === 'exec').length).toBeGreaterThanOrEqual(1);
+    // A timeout needs the run's own process group: an exec channel, killed, connection kept.
+    const timed = await c.run(`${WHERE}; sleep 30`, { timeoutMs: 500 });
+    expect(timed).toMatchObject({ rc: 124, timedOut: true, stdout: 'exec\n' });
+    // A become password needs the run's own stdin for the prompt: an exec channel.
+    const pw = await c.run(`whoami; cat; echo; ${WHERE_BECOME}`, {
+      become: { method: 'sudo', user: 'root', password: DPW_PASSWORD },
+      stdin: 'pw-in',
+    });
+    expect(pw).toMatchObject({ rc: 0, stdout: 'root\npw-in\nexec\n' });
+    const nopw = conn(spec('h17', { ansible_user: 'drover' }), { ...sshOpts, session: true });
+    const sudo = await nopw.run(`whoami; ${WHERE_BECOME}`, { become: { method: 'sudo', user: 'root' } });
+    expect(sudo).toMatchObject({ rc: 0, stdout: 'root\nsession\n' });
+    // Plain runs go on through the same session.
+    expect((await c.run(`echo still; ${WHERE}`)).stdout).toBe('still\nsession\n');
+  });
+
+  it('session mode: output a background process writes later reaches no run', async () => {
+    const c = conn(spec('h17'), { ...sshOpts, session: true });
+    const r = await c.run('(sleep 0.4; echo LEAK; echo LEAK2 >&2) & echo started');
+    expect(r).toEqual({ rc: 0, stdout: 'started\n', stderr: '' });
+    await new Promise((res) => setTimeout(res, 800));
+    expect(await c.run(`echo next; ${WHERE}`)).toEqual({ rc: 0, stdout: 'next\nsession\n', stderr: '' });
+  });
+
+  it('session mode: a connection dropped under a running command rejects with UnreachableError, then a new session serves', async () => {
+    const c = conn(spec('h17'), { ...sshOpts, session: true });
+    expect((await c.run(WHERE)).stdout).toBe('session\n');
+    const running = unreachable(c.run('sleep 20'));
+    await new Promise((res) => setTimeout(res, 200));
+    await fleet.stopHost('h17');
+    expect((await running).message).toContain('dropped');
+    await fleet.startHost('h17');
+    expect((await c.run(`hostname; ${WHERE}`)).stdout).toBe('h17\nsession\n');
+  });
+
+  it("session mode: login-script output is not a run's; a target where the driver cannot start uses exec channels", async () => {
+    const root = conn(spec('h17'));
+    const bashrc = (await root.run('cat ~drover/.bashrc')).stdout;
+    try {
+      // bash runs ~/.bashrc for ssh commands: what it prints precedes the driver's ready line
+      await root.run('echo "echo hello-from-bashrc" >> ~drover/.bashrc');
+      const chatty = conn(spec('h17', { ansible_user: 'drover' }), { ...sshOpts, session: true });
+      expect(await chatty.run(`echo x; ${WHERE}`)).toEqual({ rc: 0, stdout: 'x\nsession\n', stderr: '' });
+      // no usable temp dir: the driver exits before its ready line, so nothing ran in it
+      await root.run(
+        `printf '%s' ${quote(bashrc)} > ~drover/.bashrc; echo "export TMPDIR=/nonexistent" >> ~drover/.bashrc`,
+      );
+      const logs: string[] = [];
+      const c = conn(spec('h17', { ansible_user: 'drover' }), {
+        ...sshOpts,
+        session: true,
+        log: (l) => logs.push(l),
+      });
+      expect(await c.run(`echo once >> /tmp/drover-once; cat /tmp/drover-once; ${WHERE}`)).toMatchObject({
+        rc: 0,
+        stdout: 'once\nexec\n',
+      });
+      expect(logs.join('\n')).toContain('session shell did not start');
+      expect((await c.run(WHERE)).stdout).toBe('exec\n');
+    } finally {
+      await root.run(`printf '%s' ${quote(bashrc)} > ~drover/.bashrc; rm -f /tmp/drover-once`);
+    }
   });
 
   it('measures both at 0 and 50 ms RTT', async () => {
