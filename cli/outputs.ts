@@ -2,7 +2,8 @@
  * `--output FORMAT[:PATH]` sinks. Without a path a machine format replaces the human
  * output on stdout (so `--output json | jq` works); with a path it is written beside it.
  */
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../src/errors.js';
 import type { EventSink, HostStats, RunEvent } from '../src/events/types.js';
 import { GithubOutput } from '../src/output/github.js';
@@ -60,6 +61,17 @@ export function buildSinks(specs: string[] | undefined, human: EventSink, redact
     const format = i < 0 ? spec : spec.slice(0, i);
     const path = i < 0 ? undefined : spec.slice(i + 1);
     if (!path) humanOnStdout = false;
+    if (!(FORMATS as readonly string[]).includes(format))
+      throw new UsageError(`unknown output format '${format}'`, `use one of: ${FORMATS.join(', ')}`);
+    // Reports go to a directory CI collects (reports/junit.xml): create it, as pytest does,
+    // rather than fail at the end of a run because nobody ran mkdir.
+    if (path) {
+      try {
+        mkdirSync(dirname(resolve(path)), { recursive: true });
+      } catch (e) {
+        throw new UsageError(`cannot create the directory of --output ${spec}: ${(e as Error).message}`);
+      }
+    }
     switch (format) {
       case 'json':
         sinks.push(new JsonLinesOutput(path ? createWriteStream(path) : process.stdout, redactor));
