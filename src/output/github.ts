@@ -31,6 +31,8 @@ export function escapeProperty(s: string): string {
 export class GithubOutput implements EventSink {
   private readonly cwd: string;
   private started = false;
+  /** Task names as task.start reported them: templated, where host.result has the raw name. */
+  private readonly taskNames = new Map<string, string>();
 
   constructor(private readonly o: GithubOptions) {
     this.cwd = o.cwd ?? process.cwd();
@@ -64,7 +66,8 @@ export class GithubOutput implements EventSink {
     const who = e.delegatedTo ? `${e.host} -> ${e.delegatedTo}` : e.host;
     const msg = e.result.msg ?? (e.status === 'unreachable' ? 'host unreachable' : 'task failed');
     const prefix = e.status === 'unreachable' ? `${who}: UNREACHABLE: ` : `${who}: `;
-    this.command('error', `${prefix}${String(msg)}`, e.task.pos, e.task.name || e.task.action);
+    const name = this.taskNames.get(e.task.id) || e.task.name || e.task.action;
+    this.command('error', `${prefix}${String(msg)}`, e.task.pos, name);
   }
 
   private readonly handlers = {
@@ -72,7 +75,9 @@ export class GithubOutput implements EventSink {
     'play.start': () => {},
     'play.end': () => {},
     'play.no_hosts': () => {},
-    'task.start': () => {},
+    'task.start': (e) => {
+      this.taskNames.set(e.task.id, e.task.name);
+    },
     'host.result': (e) => this.result(e),
     'host.item': () => {},
     'host.retry': () => {},

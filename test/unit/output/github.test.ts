@@ -96,4 +96,21 @@ describe('GithubOutput', () => {
     await g2.close();
     expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(5);
   });
+
+  it('titles annotations with the templated name task.start reported', () => {
+    let out = '';
+    const g = new GithubOutput({ redactor: new Redactor(), cwd: '/repo', write: (s) => (out += s) });
+    const raw = { ...t, id: 't9', name: 'deploy {{ app }}' };
+    g.emit({ type: 'task.start', task: { ...raw, name: 'deploy web' }, hosts: ['a'], time: 0 });
+    g.emit({
+      type: 'host.result',
+      host: 'a',
+      task: raw,
+      status: 'failed',
+      result: { msg: 'x' },
+      durationMs: 1,
+      time: 1,
+    });
+    expect(out).toBe('::error file=plays/site.yml,line=12,col=7,title=deploy web::a: x\n');
+  });
 });
