@@ -39,9 +39,13 @@ class SummaryOutput implements EventSink {
     private readonly path: string | undefined,
     private readonly redactor: Redactor,
   ) {}
+  /** Task names as task.start reported them: templated, where host.result has the raw name. */
+  private readonly taskNames = new Map<string, string>();
   emit(e: RunEvent): void {
+    if (e.type === 'task.start') this.taskNames.set(e.task.id, e.task.name);
     if (e.type === 'host.result' && (e.status === 'failed' || e.status === 'unreachable')) {
-      this.failures.push({ host: e.host, task: e.task.name, pos: e.task.pos, msg: e.result.msg });
+      const task = this.taskNames.get(e.task.id) || e.task.name;
+      this.failures.push({ host: e.host, task, pos: e.task.pos, msg: e.result.msg });
     }
     if (e.type === 'recap') this.recap = { stats: e.stats, durationMs: e.durationMs };
   }
