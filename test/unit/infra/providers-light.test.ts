@@ -55,9 +55,8 @@ resources:
     expect(statSync(join(dir, 'keys/deploy')).mode & 0o777).toBe(0o600);
     expect(kp.public_key).toMatch(/^ssh-ed25519 \S+ ci$/);
     // The private key file matches the public key.
-    expect(
-      execFileSync('ssh-keygen', ['-y', '-f', join(dir, 'keys/deploy')], { encoding: 'utf8' }).trim(),
-    ).toBe((kp.public_key as string).replace(/ ci$/, ''));
+    const derived = execFileSync('ssh-keygen', ['-y', '-f', join(dir, 'keys/deploy')], { encoding: 'utf8' });
+    expect(derived.split(' ').slice(0, 2)).toEqual((kp.public_key as string).split(' ').slice(0, 2));
   });
 
   it('random_* values stay until a keeper changes', async () => {
