@@ -5,7 +5,7 @@
  * only the runner can reconnect: it reads `boot_id_before` and `post_reboot` from the
  * result and replaces `elapsed` with the real time.
  */
-import type { RunResult } from '../../src/transport/types.js';
+import type { Connection, RunResult } from '../../src/transport/types.js';
 import type { Module, PlanContext, Step, TaskResult } from '../types.js';
 import { buildScript, readAnswer } from './remote-sh.js';
 
@@ -51,6 +51,8 @@ export function planReboot(a: RebootArgs, ctx: PlanContext): Step {
     parse(r: RunResult): TaskResult {
       const { report, failure } = readAnswer(r, 'reboot');
       if (failure) return { ...failure, rebooted: false };
+      // Ansible's reboot action in check mode: changed, nothing waited for.
+      if (ctx.check) return { changed: true, elapsed: 0, rebooted: true };
       return {
         changed: true,
         rebooted: !ctx.check,
@@ -90,3 +92,68 @@ export const reboot: Module<RebootArgs> = {
   },
   plan: planReboot,
 };
+
+export interface PostReboot {
+  delay: number;
+  timeout: number;
+  connect_timeout?: number;
+  test_command: string;
+  boot_time_command: string;
+}
+
+export interface RebootWaitPorts {
+  /** A connected connection to the host (a new one after `drop`). */
+  connect(): Promise<Connection>;
+  /** Forget the host's connection: the next `connect` opens a new one. */
+  drop(): Promise<void>;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+/**
+ * The runner's half of reboot (Ansible's reboot action after the command): drop the
+ * connection, reconnect until the boot id differs from `boot_id_before`, wait
+ * post_reboot_delay, then retry `test_command` until it passes, all within reboot_timeout.
+ * Returns the task result as Ansible reports it ({changed, rebooted, elapsed}).
+ */
+export async function awaitReboot(result: TaskResult, ports: RebootWaitPorts): Promise<TaskResult> {
+  const sleep = ports.sleep ?? ((ms: number) => new Promise<void>((res) => setTimeout(res, ms)));
+  const now = ports.now ?? Date.now;
+  const post = result.post_reboot as PostReboot;
+  const before = String(result.boot_id_before ?? '');
+  const { post_reboot: _p, boot_id_before: _b, ...rest } = result;
+  const start = now();
+  const deadline = start + post.timeout * 1000;
+  const elapsed = () => Math.round((now() - start) / 1000);
+  let phase = 'last boot time check';
+  let booted = false;
+  await ports.drop();
+  while (now() < deadline) {
+    await sleep(booted ? 1000 : 500);
+    try {
+      const conn = await ports.connect();
+      if (!booted) {
+        const r = await conn.run(post.boot_time_command);
+        const id = r.stdout.trim();
+        // The old boot still answers until the host goes down: keep asking.
+        if (r.rc !== 0 || id === '' || id === before) continue;
+        booted = true;
+        phase = 'post-reboot test command';
+        if (post.delay > 0) await sleep(post.delay * 1000);
+      }
+      const t = await conn.run(post.test_command);
+      if (t.rc === 0) return { ...rest, changed: true, rebooted: true, elapsed: elapsed() };
+    } catch {
+      // host down or still booting: a fresh connection next time
+      await ports.drop().catch(() => undefined);
+    }
+  }
+  return {
+    ...rest,
+    changed: true,
+    failed: true,
+    rebooted: true,
+    elapsed: elapsed(),
+    msg: `Timed out waiting for ${phase} (timeout=${post.timeout})`,
+  };
+}

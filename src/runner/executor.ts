@@ -111,7 +111,22 @@ export class TaskExecutor {
 
   /** The variable lookup for a host at a task (also used for `when` on blocks and includes). */
   varsFor(host: HostState, scope: TaskScope, task: TaskNode | undefined, extra?: Layer): VarLookup {
+    // Tasks of an import_role are expanded in place: their role's vars and defaults apply.
+    const own = task?.origin.role;
+    if (own && !scope.roles.includes(own)) scope = { ...scope, roles: [...scope.roles, own] };
     const layers = taskLayers(this.run.layers, host, scope, task?.keywords.vars, factLayer(host.facts));
+    if (task) {
+      // Magic vars of the task: its search path, and those of the role it belongs to.
+      const magic: Record<string, unknown> = { ansible_search_path: this.run.searchPath(task) };
+      const role = task.origin.role;
+      if (role) {
+        magic.role_name = role.name;
+        magic.role_path = role.path;
+        magic.ansible_role_name = role.name;
+        if (scope.parentRoleNames) magic.ansible_parent_role_names = scope.parentRoleNames;
+      }
+      layers.unshift(magic);
+    }
     if (extra) layers.unshift(extra);
     return lookupOver(layers);
   }

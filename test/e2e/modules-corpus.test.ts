@@ -4,15 +4,50 @@
  * under drover and, on a fresh twin host, under ansible-playbook, with `--diff` text,
  * statuses and resulting host state compared (test/e2e/scenarios/harness.ts).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Fleet } from '../lab/fleet.js';
 import { useFleet } from '../lab/use-fleet.js';
 import { runScenarios } from './scenarios/harness.js';
-import { HTTP_PORT, PAYLOAD, SYSTEM_SCENARIOS } from './scenarios/system.js';
+import {
+  aptKeyScenario,
+  HTTP_PORT,
+  PAYLOAD,
+  REBOOT_SCENARIOS,
+  SYSTEM_SCENARIOS,
+} from './scenarios/system.js';
 
 let fleet: Fleet;
 let server: Server;
+
+/** A fresh OpenPGP key made with gpg on the controller: [armored public key, fingerprint]. */
+function signingKey(): [string, string] {
+  const home = mkdtempSync(join(tmpdir(), 'drover-gpg-'));
+  try {
+    const gpg = (...args: string[]) =>
+      execFileSync('gpg', ['--batch', '--homedir', home, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    gpg(
+      '--passphrase',
+      '',
+      '--quick-gen-key',
+      'drover corpus <corpus@example.test>',
+      'ed25519',
+      'sign',
+      'never',
+    );
+    const fpr = /^fpr:+([0-9A-F]{40}):/m.exec(gpg('--list-keys', '--with-colons'))![1]!;
+    return [gpg('--armor', '--export', fpr), fpr];
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
 
 beforeAll(async () => {
   fleet = await useFleet();
@@ -45,9 +80,20 @@ describe('system, package, network and command modules: check, run, rerun, --dif
   it(`${SYSTEM_SCENARIOS.length} scenarios`, async () => {
     const hosts = { d: fleet.hosts[2]!.name, a: fleet.hosts[3]!.name };
     try {
-      await runScenarios(fleet, hosts, SYSTEM_SCENARIOS);
+      await runScenarios(fleet, hosts, [...SYSTEM_SCENARIOS, aptKeyScenario(...signingKey())]);
     } finally {
       await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
     }
   }, 400_000);
+});
+
+describe('systemd (stand-in systemctl) and reboot with reconnect', () => {
+  it(`${REBOOT_SCENARIOS.length} scenarios`, async () => {
+    const hosts = { d: fleet.hosts[4]!.name, a: fleet.hosts[5]!.name };
+    try {
+      await runScenarios(fleet, hosts, REBOOT_SCENARIOS, { restartHosts: true });
+    } finally {
+      await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
+    }
+  }, 300_000);
 });
