@@ -188,9 +188,14 @@ const includeRole: Action = async (run, _ex, task, _host, scope, vars) => {
   const role = await run.includeRole(name, task, a);
   Object.assign(role.params, params);
   const nodes = run.roleNodes(role);
+  run.noteRole(role);
+  const inner: TaskScope = { ...scope, roles: [...scope.roles, role] };
+  const parent = task.origin.role;
+  if (parent) inner.parentRoleNames = [parent.name, ...(scope.parentRoleNames ?? [])];
+  else delete inner.parentRoleNames;
   return ok(
     { changed: false, include: name, include_args: a },
-    { include: [{ nodes, scope: { ...scope, roles: [...scope.roles, role] }, file: role.path }] },
+    { include: [{ nodes, scope: inner, file: role.path }] },
   );
 };
 

@@ -46,6 +46,8 @@ export interface TaskScope {
   roles: RoleInstance[];
   /** include_tasks/include_role `vars:` and loop variables (level 21), innermost last. */
   includeParams: Layer[];
+  /** ansible_parent_role_names inside a role run by include_role/import_role from a role, nearest first. */
+  parentRoleNames?: string[];
 }
 
 export const EMPTY_SCOPE: TaskScope = { roles: [], includeParams: [] };

@@ -166,6 +166,17 @@ export class Templar {
     return undefined;
   }
 
+  /**
+   * Controller dirs for file lookups and template includes: the task's `ansible_search_path`
+   * (role dir, task file dir, playbook dir, set by the runner) when there is one.
+   */
+  private searchPath(): string[] {
+    const f = this.frames[this.frames.length - 1];
+    const sp = f?.scope.lookup('ansible_search_path');
+    if (Array.isArray(sp) && sp.every((d) => typeof d === 'string')) return sp;
+    return this.opts.searchPath?.() ?? [this.opts.cwd ?? process.cwd()];
+  }
+
   private currentScope(): VarScope {
     const f = this.frames[this.frames.length - 1];
     if (!f) throw new Error('no active template scope');
@@ -355,7 +366,7 @@ export class Templar {
   private lookup(name: string, terms: unknown[], kw: Dict, wantList: boolean): unknown {
     const scope = this.currentScope();
     const ctx: LookupContext = {
-      searchPath: this.opts.searchPath?.() ?? [this.opts.cwd ?? process.cwd()],
+      searchPath: this.searchPath(),
       cwd: this.opts.cwd ?? process.cwd(),
       resolve: scope.resolve,
       renderTemplate: (text) => this.renderWithCurrentScope(text),

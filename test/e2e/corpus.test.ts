@@ -1,0 +1,166 @@
+/**
+ * The playbook corpus oracle (issue 5's "Done when"): every playbook of test/e2e/corpus/ is
+ * run by ansible-playbook on three fresh hosts and by drover on three twin fresh hosts, both
+ * given the same inventory (web1, web2, db1 and an unreachable `ghost`) pointing at their own
+ * hosts. Results are written to files on the hosts (and to a controller dir), so comparing
+ * the exit code, the per-host recap and every file byte for byte checks the engine end to
+ * end; a second run must give the same recap (changed=0 where Ansible has it).
+ *
+ * Hosts are reset between playbooks (a few ms) rather than booted anew.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Fleet } from '../lab/fleet.js';
+import { type RunResult, runCommand, runDrover, runSsh, useFleet } from '../lab/use-fleet.js';
+
+const CORPUS = join(import.meta.dirname, 'corpus');
+const NAMES = ['web1', 'web2', 'db1'] as const;
+/** Fleet host indices: Ansible's three, then drover's three. */
+const ANSIBLE_HOSTS = [12, 13, 14];
+const DROVER_HOSTS = [15, 16, 17];
+
+interface Case {
+  playbook: string;
+  args?: string[];
+  /** Run a second time and compare that recap too (idempotence). */
+  rerun?: boolean;
+}
+
+const CASES: Case[] = [
+  { playbook: 'filters.yml', rerun: true },
+  { playbook: 'loops.yml' },
+  { playbook: 'control.yml', rerun: true },
+  { playbook: 'roles.yml', rerun: true },
+  { playbook: 'hosts.yml' },
+  { playbook: 'tags.yml', args: ['--tags', 'deploy,debugonly', '--skip-tags', 'slow', '--force-handlers'] },
+];
+
+let fleet: Fleet;
+let work: string;
+
+interface Side {
+  name: 'ansible' | 'drover';
+  hosts: string[];
+  inventory: string;
+  ctl: string;
+}
+let sides: [Side, Side];
+
+function inventory(fleetHosts: string[]): string {
+  const port = (h: string) => fleet.host(h).port;
+  const [w1, w2, d1] = fleetHosts as [string, string, string];
+  return `[web]
+web1 ansible_host=127.0.0.1 ansible_port=${port(w1)}
+web2 ansible_host=127.0.0.1 ansible_port=${port(w2)} tier=2
+[db]
+db1 ansible_host=127.0.0.1 ansible_port=${port(d1)}
+[app:children]
+web
+db
+[other]
+ghost ansible_host=127.0.0.1 ansible_port=1
+[all:vars]
+ansible_user=root
+ansible_ssh_private_key_file=${fleet.keyFile}
+ansible_python_interpreter=/usr/bin/python3
+site=corpus
+[web:vars]
+tier=1
+`;
+}
+
+/** `NAME : ok=.. changed=..` recap lines, keyed by host. */
+function recapOf(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const at = stdout.lastIndexOf('PLAY RECAP');
+  for (const line of stdout.slice(at).split('\n').slice(1)) {
+    const m = /^(\S+)\s+:\s+(ok=.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim().replace(/\s+/g, ' ');
+  }
+  return out;
+}
+
+async function filesOf(host: string): Promise<string> {
+  const r = await runSsh(
+    fleet,
+    host,
+    'cd /srv && for f in $(ls -A | sort); do stat -c "%n %F %a %U:%G %s" "$f"; [ -f "$f" ] && sed "s/^/  /" "$f"; done',
+  );
+  return r.stdout;
+}
+
+async function controllerFilesOf(dir: string): Promise<string> {
+  const names = (await readdir(dir)).sort();
+  const parts = await Promise.all(names.map(async (n) => `${n}: ${await readFile(join(dir, n), 'utf8')}`));
+  return parts.join('\n');
+}
+
+async function run(side: Side, c: Case): Promise<RunResult> {
+  const args = [join(CORPUS, c.playbook), '-e', `ctl=${side.ctl}`, ...(c.args ?? [])];
+  if (side.name === 'ansible') {
+    // Not runAnsiblePlaybook: that one adds the fleet's own inventory.
+    return runCommand('ansible-playbook', ['-i', side.inventory, ...args], {
+      env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, ANSIBLE_NOCOLOR: '1' },
+    });
+  }
+  return runDrover(['playbook', '-i', side.inventory, ...args], {
+    env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1' },
+  });
+}
+
+beforeAll(async () => {
+  fleet = await useFleet();
+  work = await mkdtemp(join(tmpdir(), 'drover-corpus-'));
+  const names = (idx: number[]) => idx.map((i) => fleet.hosts[i]!.name);
+  sides = [
+    {
+      name: 'ansible',
+      hosts: names(ANSIBLE_HOSTS),
+      inventory: join(work, 'ansible.ini'),
+      ctl: join(work, 'ctl-a'),
+    },
+    {
+      name: 'drover',
+      hosts: names(DROVER_HOSTS),
+      inventory: join(work, 'drover.ini'),
+      ctl: join(work, 'ctl-d'),
+    },
+  ];
+  for (const s of sides) await writeFile(s.inventory, inventory(s.hosts));
+});
+
+afterAll(async () => {
+  if (sides) await Promise.all(sides.flatMap((s) => s.hosts.map((h) => fleet.resetHost(h))));
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('playbook corpus: ansible-playbook vs drover on twin fresh hosts', () => {
+  for (const c of CASES) {
+    it(`${c.playbook}${c.args ? ` ${c.args.join(' ')}` : ''}`, async () => {
+      await Promise.all(sides.flatMap((s) => s.hosts.map((h) => fleet.resetHost(h))));
+      for (const s of sides) {
+        await rm(s.ctl, { recursive: true, force: true });
+        await mkdir(s.ctl, { recursive: true });
+      }
+      const [ans1, drv1] = await Promise.all(sides.map((s) => run(s, c)));
+      const why = `--- ansible:\n${ans1!.stdout}${ans1!.stderr}\n--- drover:\n${drv1!.stdout}${drv1!.stderr}`;
+      expect(drv1!.code, why).toBe(ans1!.code);
+      expect(recapOf(drv1!.stdout), why).toEqual(recapOf(ans1!.stdout));
+      expect(Object.keys(recapOf(ans1!.stdout)).length, why).toBeGreaterThan(0);
+      for (let i = 0; i < NAMES.length; i++) {
+        const [a, d] = await Promise.all(sides.map((s) => filesOf(s.hosts[i]!)));
+        expect(d, `files of ${NAMES[i]}\n${why}`).toBe(a);
+      }
+      const [ca, cd] = await Promise.all(sides.map((s) => controllerFilesOf(s.ctl)));
+      expect(cd, 'controller files').toBe(ca);
+
+      if (c.rerun) {
+        const [ans2, drv2] = await Promise.all(sides.map((s) => run(s, c)));
+        const why2 = `--- ansible:\n${ans2!.stdout}\n--- drover:\n${drv2!.stdout}${drv2!.stderr}`;
+        expect(recapOf(drv2!.stdout), why2).toEqual(recapOf(ans2!.stdout));
+      }
+    });
+  }
+});
