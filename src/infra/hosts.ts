@@ -6,6 +6,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
+import { quote } from '../shell/quote.js';
 import type { AttrValue } from './provider.js';
 import { InfraSession } from './session.js';
 import type { StateInstance } from './state.js';
@@ -30,6 +31,9 @@ export function hostVars(i: StateInstance, dir: string): Record<string, AttrValu
   const key = a.private_key_file ?? a.private_key_path;
   if (typeof key === 'string' && key)
     vars.ansible_ssh_private_key_file = isAbsolute(key) ? key : resolve(dir, key);
+  // A machine names the known_hosts file that holds its host key: strict checking works as is.
+  if (typeof a.known_hosts_file === 'string' && a.known_hosts_file)
+    vars.ansible_ssh_common_args = `-o UserKnownHostsFile=${quote(a.known_hosts_file)}`;
   vars.infra_address = i.address;
   return vars;
 }

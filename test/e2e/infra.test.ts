@@ -129,6 +129,16 @@ describe('drover infra on the infra/ example', () => {
       expect(conf).toContain(`db_port=${cluster.port}\ndb_name=app\ndb_user=app\n`);
     }
 
+    // Hosts straight from state (-i infra:DIR), strict host key checking through the machines' known_hosts_file.
+    const fromState = await runDrover(
+      ['exec', 'web', '-i', 'infra:ex', '-m', 'command', '-a', 'hostname', '-o'],
+      {
+        cwd: root,
+      },
+    );
+    expect(fromState.code, show(fromState)).toBe(0);
+    expect(fromState.stdout).toMatch(/web-1 \| CHANGED \| rc=0 \| \(stdout\) web-1/);
+
     const plan = await infra(['plan', 'ex', '-detailed-exitcode', ...vars]);
     expect(plan.stdout, show(plan)).toContain('No changes.');
     expect(plan.code).toBe(0);
