@@ -177,8 +177,8 @@ describe('drover build images/base.yml', () => {
       join(dir, 'fail.yml'),
       `sources:
   base:
-    type: oci
-    image: "oci:${layout}:latest"
+    type: directory
+    path: ${join(work, 'bundle', 'rootfs')}
 build:
   name: broken
   sources: [base]
@@ -207,7 +207,7 @@ build:
     await expectNothingLeft(join(dir, 'b'));
   });
 
-  it('after kill -9 of a build, the next build in the dir removes the stale instance first', async () => {
+  it('after kill -9 of a build, the next build in the dir removes the stale instance first, and leaves nothing', async () => {
     const dir = join(work, 'killed');
     mkdirSync(dir, { recursive: true });
     const tpl = join(dir, 'slow.yml');
@@ -215,14 +215,15 @@ build:
       tpl,
       `variables:
   pause: { type: number, default: 300 }
+  code: { type: number, default: 0 }
 sources:
-  base: { type: oci, image: "oci:${layout}:latest" }
+  base: { type: directory, path: "${join(work, 'bundle', 'rootfs')}" }
 build:
   name: slow
   sources: [base]
   provisioners:
     - type: shell
-      inline: ["echo started", "sleep {{ pause }}"]
+      inline: ["echo started", "sleep {{ pause }}", "exit {{ code }}"]
 `,
     );
     const b = join(dir, 'b');
@@ -246,11 +247,13 @@ build:
     // The instance outlives its killed builder: a sleep is still running inside it.
     expect((await processesRootedUnder([b])).length).toBeGreaterThan(0);
 
-    const again = await runDrover(['build', '-build-dir', b, '-var', 'pause=0', tpl], {
+    // The rerun fails too (quickly, before any layer is written): nothing may be left either way.
+    const again = await runDrover(['build', '-build-dir', b, '-var', 'pause=0', '-var', 'code=3', tpl], {
       env,
       timeoutMs: 60_000,
     });
-    expect(again.code).toBe(0);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/shell failed \([\d.]+ s\): exit status 3/);
     expect(again.stdout).toMatch(/removed leftovers of an earlier build: 1 instance\(s\)/);
     await expectNothingLeft(b);
   });
