@@ -131,13 +131,30 @@ export async function applyPlan(
 
   const errors: { address: string; message: string }[] = [];
   const counts = { added: 0, changed: 0, destroyed: 0 };
-  let saving: Promise<void> = Promise.resolve();
-  const persist = (): Promise<void> => {
-    state.serial++;
-    const snapshot: State = { ...state, resources: sortInstances([...state.resources]) };
-    saving = saving.then(() => hooks.save(snapshot));
-    return saving;
+  // Every change is durable before the operation that made it goes on; changes made while a
+  // write is in flight go out together in the next one (a snapshot of everything so far).
+  let waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let writer: Promise<void> | undefined;
+  const pump = async (): Promise<void> => {
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      state.serial++;
+      const snapshot: State = { ...state, resources: sortInstances([...state.resources]) };
+      try {
+        await hooks.save(snapshot);
+        for (const w of batch) w.resolve();
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
+    writer = undefined;
   };
+  const persist = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      writer ??= pump();
+    });
   const findIdx = (address: string, deposed?: string) =>
     state.resources.findIndex(
       (i) => i.address === address && (i.deposed ?? undefined) === (deposed ?? undefined),
@@ -335,7 +352,7 @@ export async function applyPlan(
     state.outputs = outputs;
   }
   await persist();
-  await saving;
+  await writer;
   return { state, errors, interrupted, counts };
 }
 
