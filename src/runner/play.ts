@@ -111,6 +111,39 @@ export class PlayRun {
     };
     this.executor = new TaskExecutor(this);
     this.handlers = this.collectHandlers(play);
+    this.collectRoleNames(play);
+  }
+
+  /** ansible_play_role_names: roles of the play and import_role'd ones; grows with include_role. */
+  readonly playRoleNames: string[] = [];
+  /** ansible_role_names: those plus their dependencies. */
+  readonly roleNames: string[] = [];
+
+  private collectRoleNames(play: Play): void {
+    for (const r of play.roles) this.noteRole(r);
+    const visit = (nodes: PlayNode[]) => {
+      for (const n of nodes) {
+        if (n.kind === 'block') {
+          visit(n.block);
+          visit(n.rescue);
+          visit(n.always);
+        } else if (n.origin.role && !this.playRoleNames.includes(n.origin.role.name))
+          this.noteRole(n.origin.role);
+      }
+    };
+    visit(play.pre_tasks);
+    visit(play.tasks);
+    visit(play.post_tasks);
+  }
+
+  /** Records a role (and its dependencies) in the role-name magic vars; arrays mutate in place. */
+  noteRole(role: RoleInstance): void {
+    if (!this.playRoleNames.includes(role.name)) this.playRoleNames.push(role.name);
+    const addDeps = (r: RoleInstance) => {
+      if (!this.roleNames.includes(r.name)) this.roleNames.push(r.name);
+      for (const d of r.dependencies) addDeps(d);
+    };
+    addDeps(role);
   }
 
   get options(): RunnerOptions {
@@ -166,7 +199,9 @@ export class PlayRun {
       },
       ansible_play_hosts_all: this.playHosts,
       ansible_play_batch: this.batch,
-      ansible_play_name: this.play.name ?? '',
+      ansible_play_name: this.playName(),
+      ansible_play_role_names: this.playRoleNames,
+      ansible_role_names: this.roleNames,
       playbook_dir: this.play.baseDir,
       omit: this.shared.omit,
     };
@@ -617,7 +652,7 @@ export class PlayRun {
     for (const { w, out, ms } of outcomes) {
       this.record(task, w.host, out, ms, opts.rescuable ?? false);
       results.set(w.host.name, out);
-      for (const inc of out.effects?.include ?? []) {
+      for (const inc of task.action === 'include_role' ? [] : (out.effects?.include ?? [])) {
         const key = `${inc.file}\0${inc.itemLabel ?? ''}`;
         let g = includeGroups.get(key);
         if (!g) {
@@ -715,7 +750,9 @@ export class PlayRun {
         stats.changed++;
         break;
       default:
-        // Each item of a looped include counts, as in Ansible.
+        // include_role reports nothing and counts nothing in Ansible; include_tasks counts an
+        // ok, one per item of a looped include.
+        if (task.action === 'include_role') break;
         stats.ok += out.loop && out.effects?.include ? Math.max(1, out.effects.include.length) : 1;
     }
     if ((status === 'changed' || (status === 'ignored' && r.changed)) && task.notify) {
