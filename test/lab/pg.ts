@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError } from '../../src/machine/host.js';
@@ -37,7 +38,7 @@ export interface PgCluster {
 }
 
 export interface StartPgOptions {
-  /** Holds `data/`, `sock/`, `postgres.log`, `cluster.json`; reused (whatever ran there is stopped and wiped). */
+  /** Holds `data/`, `sock/`, `postgres.log` (under /tmp instead when user postgres cannot reach it) and `cluster.json`; reused (whatever ran there is stopped and wiped). */
   dir: string;
   /** Fixed port; otherwise the first free one in [portFrom, portTo]. */
   port?: number;
@@ -49,6 +50,26 @@ interface ClusterRecord {
   version: 1;
   port: number;
   password: string;
+  /** Where data/, sock/ and postgres.log are: `dir`, or a private dir under /tmp when user postgres cannot reach `dir`. */
+  base?: string;
+}
+
+async function readRecord(dir: string): Promise<ClusterRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether user postgres can reach `dir` (a checkout under /root is mode 700 on the way). */
+async function postgresCanReach(dir: string): Promise<boolean> {
+  try {
+    await run('/usr/sbin/runuser', ['-u', PG_USER, '--', 'test', '-x', dir], { cwd: '/' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function asPostgres(cmd: string, args: string[]) {
@@ -74,15 +95,11 @@ function postmasterPid(dataDir: string): number | undefined {
 /** Stops the cluster in `dir` if one runs (crash-safe: by its postmaster.pid). */
 export async function stopPgCluster(dirArg: string): Promise<void> {
   const dir = await canonicalPath(dirArg);
-  const dataDir = join(dir, 'data');
+  const record = await readRecord(dir);
+  const dataDir = join(record?.base ?? dir, 'data');
   const pid = postmasterPid(dataDir);
   if (pid === undefined) return;
-  let port: number | undefined;
-  try {
-    port = (JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as ClusterRecord).port;
-  } catch {
-    // no record: the pid alone is enough to stop it
-  }
+  const port = record?.port;
   // SIGINT = fast shutdown (sessions ended, checkpoint); SIGQUIT = immediate if that stalls.
   signal(pid, 'SIGINT');
   if (!(await waitFor(async () => !(await isRunning(pid)), 5000))) {
@@ -101,12 +118,18 @@ export async function startPgCluster(opts: StartPgOptions): Promise<PgCluster> {
   await mkdir(opts.dir, { recursive: true });
   const dir = await canonicalPath(opts.dir);
   await stopPgCluster(dir);
-  const dataDir = join(dir, 'data');
-  const socketDir = join(dir, 'sock');
-  const logFile = join(dir, 'postgres.log');
+  await chmod(dir, 0o755);
+  let base = dir;
+  if (!(await postgresCanReach(dir))) {
+    base = join(tmpdir(), `drover-pg-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`);
+    await rm(base, { recursive: true, force: true });
+    await mkdir(base, { mode: 0o755 });
+  }
+  const dataDir = join(base, 'data');
+  const socketDir = join(base, 'sock');
+  const logFile = join(base, 'postgres.log');
   for (const p of [dataDir, socketDir, logFile, join(dir, 'cluster.json')])
     await rm(p, { recursive: true, force: true });
-  await chmod(dir, 0o755);
   const pgUid = Number((await run('id', ['-u', PG_USER], { encoding: 'utf8' })).stdout.trim());
   const pgGid = Number((await run('id', ['-g', PG_USER], { encoding: 'utf8' })).stdout.trim());
   for (const d of [dataDir, socketDir]) {
@@ -125,7 +148,7 @@ export async function startPgCluster(opts: StartPgOptions): Promise<PgCluster> {
     );
   }
   const password = randomBytes(12).toString('hex');
-  const pwFile = join(dir, 'pwfile');
+  const pwFile = join(base, 'pwfile');
   await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
   await chown(pwFile, pgUid, pgGid);
   try {
@@ -150,7 +173,7 @@ export async function startPgCluster(opts: StartPgOptions): Promise<PgCluster> {
   } finally {
     await rm(pwFile, { force: true });
   }
-  const record: ClusterRecord = { version: 1, port, password };
+  const record: ClusterRecord = { version: 1, port, password, base };
   await writeFile(join(dir, 'cluster.json'), `${JSON.stringify(record)}\n`, { mode: 0o600 });
   const serverOpts = [
     `-p ${port}`,
@@ -200,6 +223,7 @@ export async function startPgCluster(opts: StartPgOptions): Promise<PgCluster> {
     stop: async () => {
       process.off('exit', onExit);
       await stopPgCluster(dir);
+      if (base !== dir) await rm(base, { recursive: true, force: true });
     },
   };
 }
