@@ -501,6 +501,14 @@ export async function makePlan(ctx: PlanContext, state: State, opts: PlanOptions
     if (planned.has(i.address) && !i.deposed) continue;
     if (opts.refreshOnly) continue;
     if (!inTarget(i.address)) continue;
+    if (!(i.mode === 'data' ? ctx.types.data : ctx.types.managed).has(i.type)) {
+      problems.add(
+        `the state holds ${i.address}, of type '${i.type}' that no provider of this drover knows, and its block is gone`,
+        { file: '(state)', line: 1, col: 1 },
+        `if the object is gone or managed elsewhere: drover infra state rm '${i.address}'`,
+      );
+      continue;
+    }
     if (i.mode === 'data') {
       changes.push({ ...deleteChange(i, ''), action: 'noop' });
       continue;

@@ -315,7 +315,9 @@ outputs:
     expect((await infra('output', 'greeting')).out).toBe('"out/seeded.txt"\n');
     expect(JSON.parse((await infra('output', '-json')).out).keys.value).toEqual(['x', 'y']);
     expect((await infra('plan', '-detailed-exitcode')).code).toBe(0);
-    expect((await infra('destroy', '-auto-approve')).out).toContain('Destroy complete! Resources: 3 destroyed.');
+    expect((await infra('destroy', '-auto-approve')).out).toContain(
+      'Destroy complete! Resources: 3 destroyed.',
+    );
     expect(state().resources).toEqual([]);
     expect(state().outputs).toEqual({});
   });
@@ -462,6 +464,57 @@ resources:
     const backup = parseState(readFileSync(join(dir, 'drover.tfstate.json.backup'), 'utf8'), 'backup');
     expect(backup.serial).toBe(6);
     expect(backup.lineage).toBe(st.lineage);
+  });
+
+  it('destroy -target takes the target and what depends on it, nothing else', async () => {
+    config(`
+resources:
+  command:
+    base: {create: "true", destroy: "echo destroy base >> log.txt"}
+    user: {create: "echo {{ command.base.id }}", destroy: "echo destroy user >> log.txt"}
+    other: {create: "true", destroy: "echo destroy other >> log.txt"}
+`);
+    await infra('apply', '-auto-approve');
+    const plan = await infra('plan', '-destroy', '-target=command.base', '-detailed-exitcode');
+    expect(plan.code).toBe(2);
+    expect(plan.out).toContain('Plan: 0 to add, 0 to change, 2 to destroy.');
+    expect((await infra('destroy', '-auto-approve', '-target', 'command.base')).code).toBe(0);
+    expect(log()).toEqual(['destroy user', 'destroy base']);
+    expect(state().resources.map((i) => i.address)).toEqual(['command.other']);
+  });
+
+  it('a state entry of a type no provider knows is a clear error, not a crash', async () => {
+    config(files(1));
+    await infra('apply', '-auto-approve');
+    const st = state();
+    st.resources.push({
+      ...st.resources[0]!,
+      address: 'gone_type.x',
+      type: 'gone_type',
+      name: 'x',
+      index_key: null,
+    });
+    writeFileSync(join(dir, 'drover.tfstate.json'), JSON.stringify(st));
+    const r = await infra('plan');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("the state holds gone_type.x, of type 'gone_type'");
+    expect(r.err).toContain("drover infra state rm 'gone_type.x'");
+  });
+
+  it('validate -json lists every problem', async () => {
+    config('resources:\n  local_file:\n    a: {content: x}\n    b: {filename: b, contents: y}\n');
+    const r = await infra('validate', '-json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out) as {
+      valid: boolean;
+      error_count: number;
+      diagnostics: { message: string }[];
+    };
+    expect(j.valid).toBe(false);
+    expect(j.diagnostics.map((d) => d.message)).toEqual([
+      "local_file.a: missing required attribute 'filename'",
+      "unknown attribute 'contents' in local_file.b",
+    ]);
   });
 
   it('graph prints the resource dependencies in DOT', async () => {
