@@ -59,7 +59,8 @@ export function lintCommand(deps: LintCommandDeps = {}): Command {
     `
 Rules: syntax-check[...] (the loader's validation: unknown modules and keywords with a
 did-you-mean, arguments, files), undefined-variable (only variables no source defines),
-no-jinja-when, deprecated-bare-vars, deprecated-module (include:), load-warning.
+no-jinja-when, bare-var-string-condition, deprecated-bare-vars, deprecated-module (include:),
+load-warning.
 Exit codes: 0 no errors (warnings allowed unless --strict); 2 errors found; 2 bad usage.`,
   );
   cmd.action(async (files: string[], opts: LintCommandOptions) => {
@@ -90,13 +91,21 @@ async function runLint(
   const load = playbookLoadOptions(w, playbookDir);
 
   const inventoryVars = new Set<string>();
-  for (const h of w.inventory.hostNames())
-    for (const k of Object.keys(w.inventory.hostVars(h))) inventoryVars.add(k);
-  for (const g of Object.keys(w.inventory.groups()))
-    for (const k of Object.keys(w.inventory.groupVars(g))) inventoryVars.add(k);
+  const inventoryValues = new Map<string, unknown[]>();
+  const note = (vars: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(vars)) {
+      inventoryVars.add(k);
+      const list = inventoryValues.get(k) ?? [];
+      list.push(v);
+      inventoryValues.set(k, list);
+    }
+  };
+  for (const h of w.inventory.hostNames()) note(w.inventory.hostVars(h));
+  for (const g of Object.keys(w.inventory.groups())) note(w.inventory.groupVars(g));
   const lintOpts: LintOptions = {
     load,
     inventoryVars,
+    inventoryValues,
     inventoryLabel: implicit ? 'none given' : `-i ${w.inventory.sources.join(' -i ')}`,
     extraVars: w.runnerOptions.extraVars,
   };

@@ -18,6 +18,8 @@
  *   the variable (ansible-lint's rule of the same name).
  * - `deprecated-module` (warning): `include:`, deprecated in ansible-core 2.14 and removed in
  *   2.16 (Ansible prints the deprecation itself).
+ * - `bare-var-string-condition` (warning): `when: flag` where every known value of `flag` is a
+ *   string like "false" (true for Ansible, see boolStringConditions).
  * `with_*` loops in general are not reported: ansible-lint does not flag them either.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -52,6 +54,8 @@ export interface LintOptions {
   load: LoadOptions;
   /** Every variable name the inventory defines for some host or group. */
   inventoryVars: ReadonlySet<string>;
+  /** The values the inventory gives each of those names (for the bare-variable check). */
+  inventoryValues?: ReadonlyMap<string, readonly unknown[]>;
   /** How the inventory was chosen, for messages ("-i inventories/staging"). */
   inventoryLabel: string;
   extraVars: Record<string, unknown>;
@@ -153,12 +157,27 @@ class Definitions {
 
   constructor(private readonly opts: LintOptions) {}
 
+  /** Literal values each name is given in vars (for the bare-variable check of `when`). */
+  readonly values = new Map<string, unknown[]>();
+  /** Names set at run time (register, set_fact, facts, ...): their values are unknown. */
+  readonly opaque = new Set<string>();
+
+  /** Names whose values only the run knows. */
   add(keys: Iterable<string>): void {
-    for (const k of keys) this.names.add(k);
+    for (const k of keys) {
+      this.names.add(k);
+      this.opaque.add(k);
+    }
   }
 
   addVarsOf(v: unknown): void {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) this.add(Object.keys(v));
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return;
+    for (const [k, x] of Object.entries(v)) {
+      this.names.add(k);
+      const list = this.values.get(k) ?? [];
+      list.push(x);
+      this.values.set(k, list);
+    }
   }
 
   has(name: string): boolean {
@@ -176,7 +195,7 @@ class Definitions {
   play(p: Play): void {
     this.files.add(p.file);
     this.addVarsOf(p.keywords.vars);
-    for (const v of p.vars_prompt) this.names.add(v.name);
+    for (const v of p.vars_prompt) this.add([v.name]);
     for (const entry of p.vars_files) this.varsFilesEntry(entry, p.baseDir);
     for (const r of p.roles) this.role(r);
     for (const list of [p.pre_tasks, p.tasks, p.post_tasks, p.handlers]) this.nodes(list);
@@ -238,11 +257,11 @@ class Definitions {
   }
 
   private task(t: TaskNode): void {
-    if (t.register) this.names.add(t.register);
+    if (t.register) this.add([t.register]);
     const lc = t.loop_control ?? {};
     for (const k of ['loop_var', 'index_var'] as const) {
       const v = lc[k];
-      if (typeof v === 'string') this.names.add(v);
+      if (typeof v === 'string') this.add([v]);
     }
     const args = t.args;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -251,7 +270,7 @@ class Definitions {
       case 'set_stats':
         for (const k of Object.keys(args)) {
           if (isTemplated(k)) this.unknown.push(`a templated fact name at ${t.pos.file}:${t.pos.line}`);
-          else if (k !== 'cacheable' && k !== '_raw_params') this.names.add(k);
+          else if (k !== 'cacheable' && k !== '_raw_params') this.add([k]);
         }
         if (typeof args._raw_params === 'string')
           this.unknown.push(`free-form set_fact at ${t.pos.file}:${t.pos.line}`);
@@ -261,7 +280,7 @@ class Definitions {
         break;
       case 'include_vars': {
         const name = str(args.name);
-        if (name) this.names.add(name);
+        if (name) this.add([name]);
         const file = str(args.file) ?? str(args._raw_params);
         if (name) break;
         if (!file || isTemplated(file) || args.dir !== undefined) {
@@ -337,6 +356,8 @@ interface Found {
 class FileScan {
   readonly refs: Found[] = [];
   readonly guarded = new Set<string>();
+  /** `when: name` / `when: not name`: a bare variable as the whole condition. */
+  readonly bareConditions: Found[] = [];
   private readonly lines: string[];
 
   constructor(
@@ -405,6 +426,8 @@ class FileScan {
           hint: `write ${key}: ${item.value.replace(/^\s*\{\{\s*|\s*\}\}\s*$/g, '')}`,
         });
       }
+      const bare = key === 'when' ? /^\s*(?:not\s+)?([A-Za-z_]\w*)\s*$/.exec(item.value) : null;
+      if (bare) this.bareConditions.push({ name: bare[1]!, pos: posOf(item, this.y) });
       this.template(item, item.value, 'expression');
     }
   }
@@ -466,6 +489,38 @@ function scanTemplateFile(file: string, refs: Found[], guarded: Set<string>): vo
   for (const r of tv.refs) refs.push({ name: r.name, pos: { file, line: r.line + 1, col: r.col + 1 } });
 }
 
+/** Strings that read as booleans: as a bare `when` variable each of them is simply true. */
+const BOOL_WORDS = /^(?:true|false|yes|no|on|off|y|n|0|1)$/i;
+
+/**
+ * `when: flag` where every value `flag` is given anywhere is a string like "false": since
+ * ansible-core 2.12 (CONDITIONAL_BARE_VARS gone) a bare variable is not templated first, so
+ * any non-empty string is true and `flag: "false"` (an INI inventory value is always a
+ * string) runs the task. Reported only when all of the variable's values are known.
+ */
+function boolStringConditions(found: Found[], defs: Definitions, opts: LintOptions): LintProblem[] {
+  const out: LintProblem[] = [];
+  for (const c of found) {
+    if (defs.opaque.has(c.name)) continue;
+    const values = [
+      ...(defs.values.get(c.name) ?? []),
+      ...(opts.inventoryValues?.get(c.name) ?? []),
+      ...(c.name in opts.extraVars ? [opts.extraVars[c.name]] : []),
+    ];
+    if (values.length === 0 || !values.every((v) => typeof v === 'string' && BOOL_WORDS.test(v.trim())))
+      continue;
+    const shown = [...new Set(values as string[])].map((v) => `"${v}"`).join(', ');
+    out.push({
+      rule: 'bare-var-string-condition',
+      severity: 'warning',
+      message: `'${c.name}' is the string ${shown}: as a bare variable in when, any non-empty string is true`,
+      pos: c.pos,
+      hint: `write when: ${c.name} | bool (or give it a YAML boolean)`,
+    });
+  }
+  return out;
+}
+
 /** Lints one playbook (with everything it imports); problems in source order per file. */
 export function lintPlaybook(file: string, opts: LintOptions): LintProblem[] {
   const abs = resolve(file);
@@ -487,14 +542,17 @@ export function lintPlaybook(file: string, opts: LintOptions): LintProblem[] {
 
   const refs: Found[] = [];
   const guarded = new Set<string>();
+  const bareConditions: Found[] = [];
   for (const f of defs.files) {
     const r = readYaml(f, opts.load);
     if (!r) continue;
     const scan = new FileScan(r.y, r.text, problems);
     for (const n of r.y.nodes) scan.walk(n, undefined, [], false);
     refs.push(...scan.refs);
+    bareConditions.push(...scan.bareConditions);
     for (const g of scan.guarded) guarded.add(g);
   }
+  problems.push(...boolStringConditions(bareConditions, defs, opts));
   for (const t of defs.templates) scanTemplateFile(t, refs, guarded);
 
   const loadFailed = checked.problems.some((p) => p.severity !== 'warning');

@@ -107,6 +107,18 @@ describe('drover lint', () => {
     expect((await lint(['--strict', fx('bad', 'warnings.yml')])).code).toBe(2);
   });
 
+  it('warns when a bare variable in when only ever holds strings like "false" (true in Ansible)', async () => {
+    // Checked with ansible-core 2.14: the first and third tasks run, the second is skipped.
+    const { j, code } = await json(['-i', fx('bool', 'hosts.ini'), fx('bool', 'site.yml')]);
+    expect(j.problems.map((p) => `${at(p)} ${p.message.split(':')[0]}`)).toEqual([
+      `bool/site.yml:12:13 bare-var-string-condition 'enable_feature' is the string "false"`,
+      `bool/site.yml:16:13 bare-var-string-condition 'debug_mode' is the string "no"`,
+      `bool/site.yml:20:13 bare-var-string-condition 'inline_flag' is the string "no"`,
+    ]);
+    expect(j.problems[0]?.hint).toBe('write when: enable_feature | bool (or give it a YAML boolean)');
+    expect(code).toBe(0);
+  });
+
   it('proves nothing when a source is known only at run time (a templated include)', async () => {
     const { j, code } = await json([fx('dynamic', 'site.yml')]);
     expect(j.problems).toEqual([]);
