@@ -534,9 +534,8 @@ class UnitRun {
   private async boot(rootfs: string, tag: string): Promise<Instance> {
     const { u } = this;
     const hostDir = join(this.dirs.instances, `${u.name}-${tag}-${randomBytes(3).toString('hex')}`);
-    this.say(
-      `booting instance from ${relative(this.dirs.build, rootfs) || rootfs} (${u.source.communicator})`,
-    );
+    const shown = rootfs.startsWith(`${this.dirs.build}/`) ? relative(this.dirs.build, rootfs) : rootfs;
+    this.say(`booting instance from ${shown} (${u.source.communicator})`);
     const i = await startInstance({
       name: u.source.name,
       hostDir,

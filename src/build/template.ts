@@ -1044,7 +1044,10 @@ class Validator {
           ...common,
           type: 'file',
           sources,
-          destination: direction === 'download' ? resolve(this.dir, destination) : destination,
+          destination:
+            direction === 'download'
+              ? `${resolve(this.dir, destination)}${destination.endsWith('/') ? '/' : ''}`
+              : destination,
           direction,
         };
       }
