@@ -21,6 +21,7 @@ if [ -r /etc/os-release ]; then sed -n 's/^\([A-Z_]*\)=\(.*\)$/@O\1=\2/p' /etc/o
 [ -r /etc/redhat-release ] && k redhat_release "$(cat /etc/redhat-release)"
 [ -r /etc/alpine-release ] && k alpine_release "$(cat /etc/alpine-release)"
 [ -r /etc/lsb-release ] && sed -n 's/^\([A-Z_]*\)=\(.*\)$/@L\1=\2/p' /etc/lsb-release
+command -v lsb_release >/dev/null 2>&1 && lsb_release -a 2>/dev/null | sed -n 's/^\(Distributor ID\|Description\|Release\|Codename\|LSB Version\):[[:space:]]*\(.*\)$/@B\1=\2/p'
 if [ -r /proc/meminfo ]; then sed -n 's/^\(MemTotal\|MemFree\|SwapTotal\|SwapFree\|MemAvailable\|Buffers\|Cached\):[ ]*\([0-9]*\) kB$/@m\1=\2/p' /proc/meminfo; fi
 if [ -r /proc/cpuinfo ]; then
   k processor_vcpus "$(grep -c '^processor' /proc/cpuinfo)"
@@ -106,6 +107,7 @@ export function parseFacts(out: string): Record<string, unknown> {
   const k: Record<string, string> = {};
   const os: Record<string, string> = {};
   const lsb: Record<string, string> = {};
+  const lsbBin: Record<string, string> = {};
   const mem: Record<string, number> = {};
   const env: Record<string, string> = {};
   const mounts: Record<string, unknown>[] = [];
@@ -127,6 +129,18 @@ export function parseFacts(out: string): Record<string, unknown> {
       case '@L':
         if (eq > 0) lsb[rest.slice(0, eq)] = unquote(rest.slice(eq + 1));
         break;
+      case '@B': {
+        // `lsb_release -a`, which Ansible prefers to /etc/lsb-release.
+        const key = {
+          'Distributor ID': 'id',
+          Description: 'description',
+          Release: 'release',
+          Codename: 'codename',
+          'LSB Version': 'release',
+        }[rest.slice(0, eq)];
+        if (eq > 0 && key) lsbBin[key] = rest.slice(eq + 1).trim();
+        break;
+      }
       case '@m':
         if (eq > 0) mem[rest.slice(0, eq)] = Number(rest.slice(eq + 1));
         break;
@@ -184,15 +198,20 @@ export function parseFacts(out: string): Record<string, unknown> {
   facts.distribution_major_version = version.split('.')[0] ?? '';
   facts.distribution_release = os.VERSION_CODENAME ?? lsb.DISTRIB_CODENAME ?? '';
   facts.distribution_file_variety = facts.os_family;
-  facts.lsb = Object.keys(lsb).length
+  facts.lsb = Object.keys(lsbBin).length
     ? {
-        id: lsb.DISTRIB_ID,
-        release: lsb.DISTRIB_RELEASE,
-        codename: lsb.DISTRIB_CODENAME,
-        description: lsb.DISTRIB_DESCRIPTION,
-        major_release: lsb.DISTRIB_RELEASE?.split('.')[0],
+        ...Object.fromEntries(Object.entries(lsbBin).map(([k, v]) => [k, v.replace(/^["']|["']$/g, '')])),
+        ...(lsbBin.release ? { major_release: lsbBin.release.split('.')[0] } : {}),
       }
-    : {};
+    : Object.keys(lsb).length
+      ? {
+          id: lsb.DISTRIB_ID,
+          release: lsb.DISTRIB_RELEASE,
+          codename: lsb.DISTRIB_CODENAME,
+          description: lsb.DISTRIB_DESCRIPTION,
+          major_release: lsb.DISTRIB_RELEASE?.split('.')[0],
+        }
+      : {};
   if (mem.MemTotal !== undefined) {
     facts.memtotal_mb = Math.floor(mem.MemTotal / 1024);
     facts.memfree_mb = Math.floor((mem.MemFree ?? 0) / 1024);
@@ -276,11 +295,12 @@ export function parseFacts(out: string): Record<string, unknown> {
       weekday,
       weekday_number: wdayNum0,
       weeknumber: weekNumber,
-      monthname: monthName,
-      monthabbr: monthAbbr,
-      dayabbr: dayAbbr,
-      yday,
     };
+    // Ansible 2.14 has no monthname/monthabbr/dayabbr/yday yet.
+    void monthName;
+    void monthAbbr;
+    void dayAbbr;
+    void yday;
     void weekdayNum;
     void weekNum;
   }

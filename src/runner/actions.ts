@@ -61,10 +61,12 @@ const debug: Action = async (run, _ex, task, _host, _scope, vars) => {
   return ok(result as TaskResult);
 };
 
-const setFact: Action = async (run, _ex, task, host, _scope, vars) => {
+const setFact: Action = async (run, ex, task, taskHost, _scope, vars) => {
   const a = args(run, task, vars);
   const cacheable = a.cacheable === undefined ? false : asBool(a.cacheable);
   delete a.cacheable;
+  const delegate = ex.delegateOf(task, vars);
+  const host = delegate && ex.delegateFacts(task, vars) ? run.shared.hostState(delegate) : taskHost;
   for (const [k, v] of Object.entries(a)) host.hostFacts[k] = v;
   // cacheable: a real fact too (ansible_facts.x), which meta: clear_facts removes again.
   if (cacheable) Object.assign(host.facts, a);
@@ -218,8 +220,10 @@ const groupBy: Action = async (run, _ex, task, host, _scope, vars) => {
   const a = args(run, task, vars);
   const key = String(a.key ?? a._raw_params ?? '').replace(/[^A-Za-z0-9_]/g, '_');
   const parents = listOf(a.parents ?? 'all').map(String);
+  // Changed when the host joins the group now (Ansible's strategy reports it so).
+  const changed = !(run.inventory.groups()[key] ?? []).includes(host.name);
   run.inventory.addGroupMembership(host.name, key, parents);
-  return ok({ changed: false, add_group: key, parent_groups: parents });
+  return ok({ changed, add_group: key, parent_groups: parents });
 };
 
 const pause: Action = async (run, _ex, task, _host, _scope, vars) => {
@@ -264,10 +268,17 @@ const waitForConnection: Action = async (run, ex, task, host, _scope, vars) => {
 const setup: Action = async (run, ex, task, host, _scope, vars) => {
   const a = args(run, task, vars);
   let conn: Awaited<ReturnType<TaskExecutor['connectionFor']>>;
+  // delegate_to gathers on the delegate; delegate_facts gives the facts to it too.
+  const delegate = ex.delegateOf(task, vars);
+  const owner = delegate && ex.delegateFacts(task, vars) ? run.shared.hostState(delegate) : host;
   try {
-    conn = await ex.connectionFor(host.name, task, vars);
+    conn = await ex.connectionFor(
+      delegate ?? host.name,
+      task,
+      delegate ? run.hostVarsLookup(delegate) : vars,
+    );
   } catch (e) {
-    return ex.unreachable(e);
+    return ex.unreachable(e, delegate);
   }
   const become = ex.become(task, vars);
   try {
@@ -276,10 +287,10 @@ const setup: Action = async (run, ex, task, host, _scope, vars) => {
       filter: listOf(a.filter).map(String),
       become,
     });
-    Object.assign(host.facts, facts);
+    Object.assign(owner.facts, facts);
     return ok({ ansible_facts: facts, changed: false });
   } catch (e) {
-    if ((e as Error).name === 'UnreachableError') return ex.unreachable(e);
+    if ((e as Error).name === 'UnreachableError') return ex.unreachable(e, delegate);
     return ok({ failed: true, changed: false, msg: `fact gathering failed: ${(e as Error).message}` });
   }
 };

@@ -424,6 +424,11 @@ export class TaskExecutor {
     return String(this.run.templar.template(d, vars));
   }
 
+  /** delegate_facts: facts of a delegated task belong to the delegate. */
+  delegateFacts(task: TaskNode, vars: VarLookup): boolean {
+    return this.kwBool(task, 'delegate_facts', vars);
+  }
+
   async connectionFor(
     hostName: string,
     task: TaskNode,
@@ -463,7 +468,10 @@ export class TaskExecutor {
     vars: VarLookup,
   ): Promise<TaskOutcome> {
     if (isEngineAction(task.action)) {
-      return runEngineAction(this.run, this, task, host, scope, vars);
+      const out = await runEngineAction(this.run, this, task, host, scope, vars);
+      const delegate = out.delegatedTo ?? this.delegateOf(task, vars);
+      if (delegate) out.delegatedTo = delegate;
+      return out;
     }
     const mod = findModule(task.action);
     if (!mod) {

@@ -638,13 +638,19 @@ export class PlayRun {
     const bypass = BYPASS_HOST_LOOP.has(task.action);
     const targets = runOnce || bypass ? [live[0]!] : live;
     const started = Date.now();
+    // throttle: at most N hosts at once for this task (on top of forks).
+    const throttle = this.throttleOf(task, live[0]!);
+    const gate = throttle > 0 ? pLimit(throttle) : (f: () => Promise<unknown>) => f();
     const outcomes = await Promise.all(
-      targets.map((w) =>
-        this.limit(async () => {
-          const t0 = Date.now();
-          const out = await this.executor.execute(task, w.host, w.scope);
-          return { w, out, ms: Date.now() - t0 };
-        }),
+      targets.map(
+        (w) =>
+          gate(() =>
+            this.limit(async () => {
+              const t0 = Date.now();
+              const out = await this.executor.execute(task, w.host, w.scope);
+              return { w, out, ms: Date.now() - t0 };
+            }),
+          ) as Promise<{ w: Waiter; out: TaskOutcome; ms: number }>,
       ),
     );
     // Ansible groups `included:` lines by file and loop item, hosts in order.
@@ -672,7 +678,7 @@ export class PlayRun {
         if (task.register)
           w.host.hostFacts[task.register] =
             w.host === live[0]!.host ? undefined : live[0]!.host.hostFacts[task.register];
-        if (task.action === 'set_fact' && runOnce)
+        if (task.action === 'set_fact' && runOnce && !first.delegatedTo)
           Object.assign(w.host.hostFacts, first.result.ansible_facts ?? {});
       }
     }
@@ -695,6 +701,17 @@ export class PlayRun {
       return this.shared.redactor.redactValue(name);
     } catch {
       return task.name;
+    }
+  }
+
+  private throttleOf(task: TaskNode, w: Waiter): number {
+    const v = task.keywords.throttle ?? this.play.keywords.throttle;
+    if (v === undefined || v === null) return 0;
+    try {
+      const n = Number(this.templar.template(v, this.executor.varsFor(w.host, w.scope, task)));
+      return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+    } catch {
+      return 0;
     }
   }
 
@@ -806,8 +823,13 @@ export class PlayRun {
     });
     if (failedNow.length === 0) return;
     const fatal = task.keywords.any_errors_fatal ?? this.play.keywords.any_errors_fatal;
+    // any_errors_fatal and max_fail_percentage break the play and the playbook (Ansible's
+    // RUN_FAILED_BREAK_PLAY): later plays do not run.
     if (fatal !== undefined && this.templar.condition(fatal, lookupOver([this.options.extraVars]))) {
-      if (failedNow.some((w) => w.host.failed)) this.endPlay = true;
+      if (failedNow.some((w) => w.host.failed)) {
+        this.endPlay = true;
+        this.abortedAll = true;
+      }
     }
     const mfp = this.play.max_fail_percentage;
     if (mfp !== undefined && mfp !== null) {
@@ -815,7 +837,10 @@ export class PlayRun {
         const s = this.shared.hostState(h);
         return s.failed || s.unreachable;
       }).length;
-      if ((failedInBatch / this.batch.length) * 100 > Number(mfp)) this.endPlay = true;
+      if ((failedInBatch / this.batch.length) * 100 > Number(mfp)) {
+        this.endPlay = true;
+        this.abortedAll = true;
+      }
     }
   }
 

@@ -175,6 +175,8 @@ async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise
     const s = shared.hosts.get(h);
     return !s || (!s.failed && !s.unreachable);
   });
+  // ansible_play_hosts(_all) keep inventory order; `order` only changes how batches run.
+  const inInventoryOrder = selected;
   selected = ordered(selected, play.order);
   const playRef = { id: play.id, name: playName, pos: play.pos };
   deps.emit({ type: 'play.start', play: playRef, hosts: selected, time: Date.now() });
@@ -231,7 +233,7 @@ async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise
     resolvedVarsFiles.set(h, merged);
   }
 
-  const run = new PlayRun(shared, play, (h) => resolvedVarsFiles.get(h) ?? {}, selected, varsPrompt);
+  const run = new PlayRun(shared, play, (h) => resolvedVarsFiles.get(h) ?? {}, inInventoryOrder, varsPrompt);
   await run.run(
     batchesOf(selected, play.serial === undefined ? undefined : shared.templar.template(play.serial, extra)),
   );
