@@ -287,7 +287,11 @@ export class InfraSession {
 
   async apply(plan: Plan, state: State): Promise<ApplyResult> {
     return applyPlan(this.planContext(), plan, state, {
-      save: (s) => this.writeRaw(s),
+      save: (s) => {
+        // Values created just now (a generated password) are masked from here on.
+        this.registerSecrets(s);
+        return this.writeRaw(s);
+      },
       log: (l) => this.opts.log?.(this.redact(l)),
       signal: this.opts.signal ?? new AbortController().signal,
       parallelism: Math.max(1, this.opts.parallelism ?? 10),

@@ -358,6 +358,7 @@ resources:
 outputs:
   pw: {value: "{{ var.pw }}", sensitive: true}
   gen: {value: "{{ random_password.p.result }}", sensitive: true}
+  leak: {value: "generated {{ random_password.p.result }}"}
 `);
     await run('apply', '-auto-approve');
     for (const c of [
