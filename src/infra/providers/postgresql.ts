@@ -214,8 +214,11 @@ const roleAttrs: Record<string, AttrSchema> = {
   login: { type: 'bool', optional: true, default: false },
   password: { type: 'string', optional: true, sensitive: true },
   superuser: { type: 'bool', optional: true, default: false },
-  create_database: { type: 'bool', optional: true, default: false },
-  create_role: { type: 'bool', optional: true, default: false },
+  // Optional + computed without a default, so that either spelling may be set alone.
+  create_database: { type: 'bool', optional: true, computed: true, description: 'CREATEDB (default false)' },
+  createdb: { type: 'bool', optional: true, computed: true, description: 'the same as create_database' },
+  create_role: { type: 'bool', optional: true, computed: true, description: 'CREATEROLE (default false)' },
+  createrole: { type: 'bool', optional: true, computed: true, description: 'the same as create_role' },
   inherit: { type: 'bool', optional: true, default: true },
   replication: { type: 'bool', optional: true, default: false },
   connection_limit: { type: 'number', optional: true, default: -1 },
@@ -224,14 +227,18 @@ const roleAttrs: Record<string, AttrSchema> = {
   id: { type: 'string', computed: true },
 };
 
-/** `createdb` is accepted as an alias of `create_database` (the SQL keyword), `createrole` likewise. */
+const ROLE_ALIASES: [string, string][] = [
+  ['createdb', 'create_database'],
+  ['createrole', 'create_role'],
+];
+
+/** `createdb` is an alias of `create_database` (the SQL keyword), `createrole` of `create_role`. */
 function roleConfig(config: Attrs): Attrs {
-  const c = { ...config };
-  if (c.createdb !== undefined && c.create_database === undefined) c.create_database = c.createdb;
-  if (c.createrole !== undefined && c.create_role === undefined) c.create_role = c.createrole;
-  delete c.createdb;
-  delete c.createrole;
-  return normalise(withDefaults(c, roleAttrs), roleAttrs);
+  const c = normalise(withDefaults(config, roleAttrs), roleAttrs);
+  for (const [alias, name] of ROLE_ALIASES) {
+    if (c[name] === undefined) c[name] = c[alias] ?? false;
+  }
+  return c;
 }
 
 function roleOptions(a: Attrs): string {
@@ -307,6 +314,8 @@ function roleState(config: Attrs, live: Attrs): Attrs {
   const out: Attrs = { ...live };
   if (config.connection !== undefined) out.connection = config.connection;
   if (config.password !== undefined) out.password = config.password;
+  // An alias the config uses is stored with the server's value, so drift shows under it too.
+  for (const [alias, name] of ROLE_ALIASES) if (config[alias] !== undefined) out[alias] = live[name] ?? null;
   // The server prints timestamps its own way; keep the configured spelling when it means the same instant.
   if (
     typeof config.valid_until === 'string' &&
@@ -326,6 +335,18 @@ export const postgresqlRole: ResourceType = {
   validate(config) {
     const problems = validConnection(config);
     validName(config, 'name', problems);
+    for (const [alias, name] of ROLE_ALIASES) {
+      if (
+        config[alias] !== undefined &&
+        config[name] !== undefined &&
+        bool(config, alias, false) !== bool(config, name, false)
+      ) {
+        problems.push({
+          attribute: alias,
+          message: `${alias} and ${name} are the same setting and disagree: set one`,
+        });
+      }
+    }
     const limit = config.connection_limit;
     if (typeof limit === 'number' && (!Number.isInteger(limit) || limit < -1)) {
       problems.push({

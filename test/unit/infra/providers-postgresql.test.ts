@@ -117,6 +117,18 @@ describe.skipIf(!asRoot)('postgresql_role', () => {
     expect(await cluster.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'imported'")).toBe('0');
   });
 
+  it('takes createdb as the SQL spelling of create_database, storing the server value under it', async () => {
+    const a = await postgresqlRole.create({ connection: conn, name: 'alias', createdb: true }, ctx('r'));
+    expect(a).toMatchObject({ createdb: true, create_database: true, create_role: false });
+    expect(a.createrole).toBeUndefined();
+    await cluster.psql('ALTER ROLE alias NOCREATEDB');
+    expect(await postgresqlRole.read(a, ctx('r'))).toMatchObject({ createdb: false, create_database: false });
+    expect(
+      postgresqlRole.validate!({ name: 'x', createdb: true, create_database: false })[0]?.message,
+    ).toMatch(/createdb and create_database are the same setting and disagree/);
+    await postgresqlRole.delete(a, ctx('r'));
+  });
+
   it('names the server when it cannot connect, without the password', async () => {
     const err = await postgresqlRole
       .read(
