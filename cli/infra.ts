@@ -214,6 +214,10 @@ export async function runInfra(rawArgs: string[], deps: InfraCommandDeps = {}): 
       };
       const plan = await s.plan(state, { ...popts, drift });
       out(`\n${renderPlan(plan)}`);
+      if (popts.targets.length > 0)
+        out(
+          '\nWarning: Resource targeting is in effect\n\n  The plan may be incomplete: changes to other resources, including ones the\n  targets would affect, are left out. Use -target for exceptional situations only.\n',
+        );
       const changes = hasChanges(plan);
       if (mode === 'plan') {
         if (o.out) {

@@ -173,6 +173,34 @@ resources:
     expect(log()).toEqual([`create ${first}`, `create ${second}`, `destroy ${first}`]);
   });
 
+  it('ignore_changes and replace_triggered_by', async () => {
+    const cfg = (content: string, keeper: string) => `
+resources:
+  random_id:
+    r: {byte_length: 2, keepers: {k: "${keeper}"}}
+  local_file:
+    a:
+      filename: a.txt
+      content: "${content}"
+      lifecycle: {ignore_changes: [content]}
+  command:
+    c:
+      create: "echo c >> log.txt"
+      lifecycle: {replace_triggered_by: [random_id.r]}
+`;
+    config(cfg('one', '1'));
+    await infra('apply', '-auto-approve');
+    config(cfg('two', '1'));
+    expect((await infra('plan', '-detailed-exitcode')).code).toBe(0);
+    config(cfg('two', '2'));
+    const r = await infra('plan');
+    expect(r.out).toContain('# command.c must be replaced (replace_triggered_by random_id.r)');
+    expect(r.out).toContain('Plan: 2 to add, 0 to change, 2 to destroy.');
+    await infra('apply', '-auto-approve');
+    expect(log()).toEqual(['c', 'c']);
+    expect(readFileSync(join(dir, 'a.txt'), 'utf8')).toBe('one');
+  });
+
   it('keeps what was created when a resource fails, names it, and skips its dependents', async () => {
     config(`
 resources:
