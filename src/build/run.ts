@@ -467,7 +467,7 @@ class UnitRun {
     this.checkAborted();
 
     const steps = u.build.provisioners.filter((p) => selected(p, u.source));
-    let key = sha256(JSON.stringify(['drover-build-v1', base.key, this.sde]));
+    let key = sha256(JSON.stringify(['drover-build-v1', base.key, this.sde, u.build.exclude]));
     for (const s of steps) {
       if (s.type === 'breakpoint') continue;
       const inputs = await Promise.all(
@@ -593,6 +593,7 @@ class UnitRun {
     const layer = await layerFromUpperDir(inst.host.upperDir, {
       blobsDir: this.dirs.blobs,
       sourceDateEpoch: this.sde,
+      exclude: this.u.build.exclude,
     });
     await rm(inst.host.hostDir, { recursive: true, force: true });
     this.instance = undefined;

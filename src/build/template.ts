@@ -125,6 +125,8 @@ export interface BuildDef {
   provisioners: Provisioner[];
   postProcessors: PostProcessor[];
   verify?: VerifyDef;
+  /** Globs of in-image paths left out of the snapshot layer (`/tmp/*`, `/var/log/**`). */
+  exclude: string[];
   pos: SourcePos;
 }
 
@@ -174,6 +176,7 @@ const BUILD_KEYS = [
   'post-processors',
   'post_processors',
   'verify',
+  'exclude',
 ];
 const IMAGE_KEYS = ['tag', 'env', 'entrypoint', 'cmd', 'labels', 'user', 'workdir', 'exposed_ports'];
 const STEP_COMMON = ['type', 'name', 'only', 'except', 'pause_before', 'max_retries', 'timeout'];
@@ -889,7 +892,15 @@ class Validator {
       const pp = this.postProcessor(item, what, extra);
       if (pp) postProcessors.push(pp);
     }
-    const b: BuildDef = { name, sources: srcs, image, provisioners, postProcessors, pos: c.pos };
+    const b: BuildDef = {
+      name,
+      sources: srcs,
+      image,
+      provisioners,
+      postProcessors,
+      exclude: this.strList(c.get('exclude'), `exclude of ${what}`),
+      pos: c.pos,
+    };
     const vc = c.get('verify');
     if (vc) {
       if (!isRecord(vc.value))
