@@ -149,6 +149,16 @@ export class SessionShell {
     return this.dead === undefined;
   }
 
+  /** The driver printed its ready line (it could run frames). */
+  get everStarted(): boolean {
+    return this.started;
+  }
+
+  /** Why the session ended, for logs. */
+  get deathReason(): string {
+    return this.dead?.message ?? '';
+  }
+
   private kill(e: Error): void {
     if (this.dead) return;
     if (!this.started) e = new SessionNotStartedError(`the remote session shell did not start: ${e.message}`);

@@ -565,8 +565,9 @@ export class SshConnection implements Connection {
       cmd.password === undefined &&
       (await this.sessionWanted())
     ) {
-      const session = await this.sessionShell();
-      if (session?.alive && !session.busy) {
+      await this.connect();
+      const session = this.readySession();
+      if (session && !session.busy) {
         const r = await this.runInSession(session, cmd, stdin);
         if (r !== undefined) return decode(r);
       }
@@ -575,29 +576,42 @@ export class SshConnection implements Connection {
     return decode(raw);
   }
 
-  private session: Promise<SessionShell | undefined> | undefined;
+  /** The session of the current client: opening (`shell` unset) or open. */
+  private sessionSlot: { client: Client; opening: boolean; shell?: SessionShell } | undefined;
 
-  /** The connection's session shell, started on first use; undefined if it cannot start. */
-  private async sessionShell(): Promise<SessionShell | undefined> {
-    await this.connect();
-    const client = this.client!;
-    const current = this.session ? await this.session : undefined;
-    if (current?.alive && this.sessionClient === client) return current;
-    this.sessionClient = client;
-    this.session = new Promise((resolve) => {
-      client.exec(SESSION_COMMAND, (err, ch) => {
-        if (err) {
-          this.log(`session shell unavailable (${err.message}); using exec channels`);
-          resolve(undefined);
-          return;
-        }
-        resolve(new SessionShell(ch));
-      });
+  /**
+   * The connection's session shell if it is open, else undefined, and then it starts opening
+   * it: that takes two round trips (channel open, exec), which the first run spends on an
+   * exec channel of its own instead of waiting. A session that ended is reopened; one that
+   * never started (the target cannot run the driver) turns the session off for this host.
+   */
+  private readySession(): SessionShell | undefined {
+    const client = this.client;
+    if (!client || !this.ready) return undefined;
+    const slot = this.sessionSlot;
+    if (slot && slot.client === client) {
+      if (slot.opening) return undefined;
+      if (slot.shell?.alive) return slot.shell;
+      if (!slot.shell) return undefined; // the server refused the channel: exec channels
+      if (!slot.shell.everStarted) {
+        this.sessionUnavailable = true;
+        this.log(`${slot.shell.deathReason}; using exec channels`);
+        return undefined;
+      }
+    }
+    const next: { client: Client; opening: boolean; shell?: SessionShell } = { client, opening: true };
+    this.sessionSlot = next;
+    client.exec(SESSION_COMMAND, (err, ch) => {
+      next.opening = false;
+      if (err) {
+        this.log(`session shell unavailable (${err.message}); using exec channels`);
+        return;
+      }
+      next.shell = new SessionShell(ch);
     });
-    return this.session;
+    return undefined;
   }
 
-  private sessionClient: Client | undefined;
   private sessionDecision: Promise<boolean> | undefined;
 
   private sessionWanted(): Promise<boolean> {

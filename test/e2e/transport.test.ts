@@ -266,10 +266,20 @@ describe('exec channels vs session shell', () => {
   const WHERE = whereFrom('$PPID');
   // under sudo the parent is sudo: look one level further up
   const WHERE_BECOME = whereFrom("$(cut -d' ' -f4 /proc/$PPID/stat)");
+  // The first run of a connection takes an exec channel while the session opens (2 round
+  // trips either way): run until the session serves one.
+  const sessionServes = async (c: SshConnection): Promise<void> => {
+    for (let i = 0; i < 50; i++) {
+      if ((await c.run(WHERE)).stdout === 'session\n') return;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error('the session never served a run');
+  };
 
   it('session mode: concurrent runs, a timeout and a become password use exec channels; the session stays usable', async () => {
     const c = conn(spec('h17', { ansible_user: 'dpw' }), { ...sshOpts, session: true });
-    expect((await c.run(WHERE)).stdout).toBe('session\n');
+    expect((await c.run(WHERE)).stdout).toBe('exec\n');
+    await sessionServes(c);
     // Twelve at once (the free strategy, async tasks): one takes the session, the rest get
     // exec channels; no output strays into another run.
     const outs = await Promise.all(
@@ -295,6 +305,7 @@ describe('exec channels vs session shell', () => {
     });
     expect(pw).toMatchObject({ rc: 0, stdout: 'root\npw-in\nexec\n' });
     const nopw = conn(spec('h17', { ansible_user: 'drover' }), { ...sshOpts, session: true });
+    await sessionServes(nopw);
     const sudo = await nopw.run(`whoami; ${WHERE_BECOME}`, { become: { method: 'sudo', user: 'root' } });
     expect(sudo).toMatchObject({ rc: 0, stdout: 'root\nsession\n' });
     // Plain runs go on through the same session.
@@ -303,21 +314,23 @@ describe('exec channels vs session shell', () => {
 
   it('session mode: output a background process writes later reaches no run', async () => {
     const c = conn(spec('h17'), { ...sshOpts, session: true });
-    const r = await c.run('(sleep 0.4; echo LEAK; echo LEAK2 >&2) & echo started');
-    expect(r).toEqual({ rc: 0, stdout: 'started\n', stderr: '' });
+    await sessionServes(c);
+    const r = await c.run(`(sleep 0.4; echo LEAK; echo LEAK2 >&2) & echo started; ${WHERE}`);
+    expect(r).toEqual({ rc: 0, stdout: 'started\nsession\n', stderr: '' });
     await new Promise((res) => setTimeout(res, 800));
     expect(await c.run(`echo next; ${WHERE}`)).toEqual({ rc: 0, stdout: 'next\nsession\n', stderr: '' });
   });
 
   it('session mode: a connection dropped under a running command rejects with UnreachableError, then a new session serves', async () => {
     const c = conn(spec('h17'), { ...sshOpts, session: true });
-    expect((await c.run(WHERE)).stdout).toBe('session\n');
-    const running = unreachable(c.run('sleep 20'));
+    await sessionServes(c);
+    const running = unreachable(c.run(`${WHERE} >&2; sleep 20`));
     await new Promise((res) => setTimeout(res, 200));
     await fleet.stopHost('h17');
     expect((await running).message).toContain('dropped');
     await fleet.startHost('h17');
-    expect((await c.run(`hostname; ${WHERE}`)).stdout).toBe('h17\nsession\n');
+    expect((await c.run('hostname')).stdout).toBe('h17\n');
+    await sessionServes(c);
   });
 
   it("session mode: login-script output is not a run's; a target where the driver cannot start uses exec channels", async () => {
@@ -327,6 +340,10 @@ describe('exec channels vs session shell', () => {
       // bash runs ~/.bashrc for ssh commands: what it prints precedes the driver's ready line
       await root.run('echo "echo hello-from-bashrc" >> ~drover/.bashrc');
       const chatty = conn(spec('h17', { ansible_user: 'drover' }), { ...sshOpts, session: true });
+      await chatty.run('true').catch(() => undefined);
+      for (let i = 0; i < 50 && !(await chatty.run(WHERE)).stdout.endsWith('session\n'); i++) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
       expect(await chatty.run(`echo x; ${WHERE}`)).toEqual({ rc: 0, stdout: 'x\nsession\n', stderr: '' });
       // no usable temp dir: the driver exits before its ready line, so nothing ran in it
       await root.run(
@@ -342,6 +359,11 @@ describe('exec channels vs session shell', () => {
         rc: 0,
         stdout: 'once\nexec\n',
       });
+      // every later run too, once the failed start is known
+      for (let i = 0; i < 50 && !logs.join('\n').includes('session shell did not start'); i++) {
+        expect((await c.run(WHERE)).stdout).toBe('exec\n');
+        await new Promise((res) => setTimeout(res, 20));
+      }
       expect(logs.join('\n')).toContain('session shell did not start');
       expect((await c.run(WHERE)).stdout).toBe('exec\n');
     } finally {
