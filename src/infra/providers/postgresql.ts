@@ -216,9 +216,9 @@ const roleAttrs: Record<string, AttrSchema> = {
   superuser: { type: 'bool', optional: true, default: false },
   // Optional + computed without a default, so that either spelling may be set alone.
   create_database: { type: 'bool', optional: true, computed: true, description: 'CREATEDB (default false)' },
-  createdb: { type: 'bool', optional: true, computed: true, description: 'the same as create_database' },
+  createdb: { type: 'bool', optional: true, description: 'the same as create_database' },
   create_role: { type: 'bool', optional: true, computed: true, description: 'CREATEROLE (default false)' },
-  createrole: { type: 'bool', optional: true, computed: true, description: 'the same as create_role' },
+  createrole: { type: 'bool', optional: true, description: 'the same as create_role' },
   inherit: { type: 'bool', optional: true, default: true },
   replication: { type: 'bool', optional: true, default: false },
   connection_limit: { type: 'number', optional: true, default: -1 },
