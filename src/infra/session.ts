@@ -131,7 +131,17 @@ export class InfraSession {
     const rootVars = opts.presetVars ?? (opts.noVars ? {} : resolveVariables(dir, root, opts, problems));
     const ev = new Evaluator(graph, rootVars);
     if (!opts.noVars && problems.errors.length === 0) checkValidations(root, ev, problems);
-    problems.throwIfAny();
+    if (problems.errors.length > 0) {
+      // Messages may quote values (a template error on a sensitive variable): mask them.
+      const r = new Redactor({ mask: SENSITIVE });
+      for (const v of root.variables.values())
+        if (v.sensitive && rootVars[v.name] !== undefined) addSecret(r, rootVars[v.name]);
+      for (const p of problems.items) {
+        p.message = r.redact(p.message);
+        if (p.hint) p.hint = r.redact(p.hint);
+      }
+      problems.throwIfAny();
+    }
     const backend = await openBackend(dir, root, ev);
     const s = new InfraSession(dir, root, graph, ev, backend, opts);
     for (const v of root.variables.values())
