@@ -204,6 +204,39 @@ describe('planted secrets never reach any output', () => {
     expect(outputs.html).toContain('<span class="da">+password=********</span>');
   });
 
+  it('drover exec with a vault extra vars file: every output masked', async () => {
+    const files = ['json', 'summary', 'junit', 'github', 'html'].map(
+      (f) => [f, join(dir, `exec.${f}`)] as const,
+    );
+    const r = await runDrover(
+      [
+        'exec',
+        ok,
+        '-i',
+        fleet.inventoryFile,
+        '-m',
+        'shell',
+        '-a',
+        'echo "token {{ db_password }}"; exit 3',
+        '-e',
+        `@${join(dir, 'secrets.yml')}`,
+        '--vault-password-file',
+        join(dir, 'pw.txt'),
+        '-vvvv',
+        ...files.flatMap(([f, p]) => ['--output', `${f}:${p}`]),
+      ],
+      { env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1' } },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout).toContain('token ********');
+    const outputs = [r.stdout, r.stderr, ...files.map(([, p]) => readFileSync(p, 'utf8'))];
+    for (const text of outputs) for (const s of SECRETS) expect(text).not.toContain(s);
+    // The formats that carry the command's output show it masked (summary and annotations
+    // carry only the message, "non-zero return code").
+    for (const [f, p] of files.filter(([f]) => ['json', 'junit', 'html'].includes(f)))
+      expect(readFileSync(p, 'utf8'), f).toContain('token ********');
+  });
+
   it('error messages that end the command are masked too; a wrong password names the file only', async () => {
     // A file name templated from a vault-encrypted extra var: the "not found" error quotes it.
     writeFileSync(join(dir, 'names.yml'), `tasks_name: ${FILE_SECRET}\n`);
