@@ -467,6 +467,12 @@ export async function runInfra(rawArgs: string[], deps: InfraCommandDeps = {}): 
         out(`${JSON.stringify(name !== undefined ? view[name]!.value : view, null, 2)}\n`);
         return;
       }
+      if (name === undefined && Object.keys(state.outputs).length === 0 && !o.json) {
+        writeErr(
+          'Warning: No outputs found\n\n  The state has no outputs: declare them under outputs: and apply.\n',
+        );
+        return;
+      }
       if (o.raw && name !== undefined) {
         write(`${renderOutputs(state, name, true)}\n`);
         return;
