@@ -47,6 +47,9 @@ export const STATUS_COLORS: Record<HostStatus, string> = {
   rescued: '#1f6feb',
 };
 
+/** Rows in the "Slowest" table. */
+const SLOWEST = 10;
+
 const STATUS_ORDER: HostStatus[] = [
   'ok',
   'changed',
@@ -313,6 +316,17 @@ export class HtmlOutput implements EventSink {
     return `<div class="out"><div class="out-label">${label}</div><pre>${this.t(text)}</pre></div>`;
   }
 
+  /** The tasks that took longest on some host: where a run's time went. */
+  private slowestSection(): string {
+    if (this.rows.length < 2) return '';
+    const top = [...this.rows].sort((a, b) => b.durationMs - a.durationMs).slice(0, SLOWEST);
+    const rows = top.map(
+      (r) =>
+        `<tr><td class="num">${secs(r.durationMs)}</td><td><a href="#r${r.n}">${this.t(this.taskName(r))}</a></td><td>${this.t(this.who(r))}</td><td><span class="badge st-${r.status}">${r.status}</span></td></tr>`,
+    );
+    return `<section id="slowest"><h2>Slowest</h2><table class="results"><thead><tr><th>duration</th><th>task</th><th>host</th><th>status</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+  }
+
   private failuresSection(): string {
     const failed = this.rows.filter((r) => r.status === 'failed' || r.status === 'unreachable');
     if (failed.length === 0) return '';
@@ -422,7 +436,7 @@ export class HtmlOutput implements EventSink {
 <style>${CSS}${colorRules}</style></head>
 <body><header><h1>${this.t(title)} <span class="badge st-${out.cls}">${this.t(out.label)}</span></h1>
 <p class="meta">drover ${this.t(this.command)}${flags ? ` (${flags})` : ''} · ${this.hosts().length} hosts · ${this.rows.length} results · ${secs(duration)} · generated ${now}</p></header>
-<main>${this.recapSection(stats)}${this.timelineSection()}${this.failuresSection()}${this.diffsSection()}${this.noticesSection()}${this.resultsSection()}</main>
+<main>${this.recapSection(stats)}${this.timelineSection()}${this.failuresSection()}${this.slowestSection()}${this.diffsSection()}${this.noticesSection()}${this.resultsSection()}</main>
 <script>${SCRIPT}</script></body></html>
 `;
   }

@@ -155,7 +155,7 @@ describe('HtmlOutput', () => {
 
   it('holds the recap, a bar per result, the failures with output, the diffs and warnings', async () => {
     const html = await render();
-    for (const id of ['recap', 'timeline', 'failures', 'diffs', 'warnings', 'results'])
+    for (const id of ['recap', 'timeline', 'failures', 'slowest', 'diffs', 'warnings', 'results'])
       expect(html).toContain(`<section id="${id}">`);
     expect(html.match(/<a class="bar /g)).toHaveLength(6);
     // Durations scale the bars: 3000 ms of a 10000 ms run is 30% wide, starting at 0.
@@ -171,6 +171,10 @@ describe('HtmlOutput', () => {
     expect(html).toContain('unreachable hosts</span>');
     expect(html).toContain('(check mode, diff)');
     expect(html).toContain('render config for web1 [web1]: changed, 4.00 s');
+    // The slowest result first: 4 s of rendering on web1.
+    expect(html).toMatch(
+      /<section id="slowest">.*?<tbody><tr><td class="num">4\.00 s<\/td><td><a href="#r4">render config for web1</,
+    );
   });
 
   it('never writes the secret, in any form', async () => {
