@@ -207,6 +207,8 @@ describe('pg state backend between two applies', () => {
   it('refuses a second apply naming the holder, lets one wait with -lock-timeout, keeps state whole', async () => {
     const dir = join(root, 'locked');
     await mkdir(dir, { recursive: true });
+    // The create holds the apply (and so the lock) until the test drops a `release` file: no
+    // timing assumption, however slow the machine.
     await writeFile(
       join(dir, 'main.infra.yml'),
       [
@@ -217,33 +219,42 @@ describe('pg state backend between two applies', () => {
         '  tag: {type: string, default: one}',
         'resources:',
         '  command:',
-        '    slow:',
-        '      create: "sleep 2; echo made"',
+        '    held:',
+        '      create: "i=0; while [ ! -e release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; echo made"',
         '      triggers: {tag: "{{ var.tag }}"}',
         '',
       ].join('\n'),
     );
     const env = { PG_CONN_STR: cluster.connStr };
+    const until = async (sql: string): Promise<void> => {
+      const ok = await waitFor(async () => (await cluster.psql(sql).catch(() => '0')) !== '0', 30_000, 50);
+      expect(ok, `waiting for: ${sql}`).toBe(true);
+    };
     expect((await infra(['init', 'locked'], env)).code).toBe(0);
     const first = infra(['apply', 'locked', '-auto-approve'], env);
-    // Wait until the first one holds the lock.
-    for (let i = 0; i < 100; i++) {
-      if ((await cluster.psql('SELECT count(*) FROM drover_e2e.locks').catch(() => '0')) === '1') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('SELECT count(*) FROM drover_e2e.locks');
+
     const second = await infra(['apply', 'locked', '-auto-approve', '-var', 'tag=two'], env);
     expect(second.code, show(second)).toBe(1);
-    expect(second.stdout + second.stderr).toMatch(/Error acquiring the state lock/);
-    expect(second.stdout + second.stderr).toMatch(/Operation:\s+apply/);
-    expect(second.stdout + second.stderr).toMatch(/Who:\s+\S+@\S+/);
-    const waiting = await infra(
-      ['apply', 'locked', '-auto-approve', '-lock-timeout=60s', '-var', 'tag=two'],
-      env,
+    const refused = second.stdout + second.stderr;
+    expect(refused).toMatch(/Error acquiring the state lock/);
+    expect(refused).toMatch(/Operation:\s+apply/);
+    expect(refused).toMatch(/Who:\s+\S+@\S+/);
+    const holder = await cluster.psql("SELECT info->>'id' FROM drover_e2e.locks");
+    expect(refused).toContain(holder);
+
+    const waiting = infra(['apply', 'locked', '-auto-approve', '-lock-timeout=60s', '-var', 'tag=two'], env);
+    // Released only once the third apply is seen polling for the lock from its own session.
+    await until(
+      "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_try_advisory_lock%' " +
+        'AND pid <> (SELECT backend_pid FROM drover_e2e.locks)',
     );
+    await writeFile(join(dir, 'release'), '');
     const done = await first;
     expect(done.code, show(done)).toBe(0);
-    expect(waiting.code, show(waiting)).toBe(0);
-    expect(waiting.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 1 destroyed.');
+    const waited = await waiting;
+    expect(waited.code, show(waited)).toBe(0);
+    expect(waited.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 1 destroyed.');
     const state = JSON.parse(
       await cluster.psql("SELECT data FROM drover_e2e.states WHERE name = 'default'"),
     ) as StateDoc;
