@@ -6,7 +6,16 @@ import { type Measurement, measure } from './measure.js';
 import { median, type Row } from './table.js';
 import { repoRoot, type Target, type Tool } from './tools.js';
 
-export const WORKLOADS = ['adhoc', 'playbook', 'heavy', 'latency', 'scale', 'inventory', 'infra'] as const;
+export const WORKLOADS = [
+  'adhoc',
+  'playbook',
+  'heavy',
+  'latency',
+  'scale',
+  'inventory',
+  'infra',
+  'build',
+] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {

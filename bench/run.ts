@@ -14,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { type Fleet, startFleet } from '../test/lab/fleet.js';
+import { benchBuildRows } from './build-case.js';
 import {
   type BenchContext,
   type BenchOptions,
@@ -311,7 +312,9 @@ async function main(): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  const needsFleet = [...opts.only].some((w) => w !== 'inventory' && w !== 'scale' && w !== 'infra');
+  const needsFleet = [...opts.only].some(
+    (w) => w !== 'inventory' && w !== 'scale' && w !== 'infra' && w !== 'build',
+  );
   const rows: Row[] = [];
   const scratchDir = join(dir, 'scratch');
   await mkdir(scratchDir, { recursive: true });
@@ -415,6 +418,7 @@ async function main(): Promise<void> {
   }
   if (opts.only.has('inventory')) rows.push(...(await benchInventoryRows(log)));
   if (opts.only.has('infra')) rows.push(...(await benchInfraRows(log)));
+  if (opts.only.has('build')) rows.push(...(await benchBuildRows(log)));
   if (opts.only.has('scale') && opts.scale.length)
     await benchScale(opts, join(dir, 'scale'), scratchDir, rows, log);
   addRatios(rows);
