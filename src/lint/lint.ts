@@ -40,7 +40,8 @@ import type { Play, PlayNode, RoleInstance, TaskNode } from '../playbook/types.j
 import { type LoadedYaml, loadYaml, posOf } from '../yaml/load.js';
 import { templateVars, type VarRef } from './template-vars.js';
 
-export type LintSeverity = 'error' | 'warning';
+/** `info` never changes the exit code (not even with --strict). */
+export type LintSeverity = 'error' | 'warning' | 'info';
 
 export interface LintProblem {
   rule: string;
@@ -556,6 +557,15 @@ export function lintPlaybook(file: string, opts: LintOptions): LintProblem[] {
   for (const t of defs.templates) scanTemplateFile(t, refs, guarded);
 
   const loadFailed = checked.problems.some((p) => p.severity !== 'warning');
+  if (!loadFailed && defs.unknown.length > 0) {
+    // Say why the check proved nothing, so a clean result is not mistaken for a checked one.
+    problems.push({
+      rule: 'undefined-variable',
+      severity: 'info',
+      message: `undefined variables not checked in ${file}: ${defs.unknown[0]}${defs.unknown.length > 1 ? ` (and ${defs.unknown.length - 1} more)` : ''}`,
+      pos: { file: abs, line: 1, col: 1 },
+    });
+  }
   if (!loadFailed && defs.unknown.length === 0) {
     const seen = new Set<string>();
     const known = [...defs.names, ...opts.inventoryVars, ...Object.keys(opts.extraVars)];

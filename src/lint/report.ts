@@ -20,7 +20,7 @@ function where(pos: SourcePos | undefined, cwd: string): string {
 
 export function counts(problems: LintProblem[]): { errors: number; warnings: number } {
   const errors = problems.filter((p) => p.severity === 'error').length;
-  return { errors, warnings: problems.length - errors };
+  return { errors, warnings: problems.filter((p) => p.severity === 'warning').length };
 }
 
 export function formatLint(problems: LintProblem[], format: LintFormat, cwd: string): string {
@@ -48,7 +48,8 @@ export function formatLint(problems: LintProblem[], format: LintFormat, cwd: str
             : [];
           props.push(`title=${escapeProperty(p.rule)}`);
           const text = p.hint ? `${p.message}\n${p.hint}` : p.message;
-          return `::${p.severity} ${props.join(',')}::${escapeData(text)}\n`;
+          const kind = p.severity === 'info' ? 'notice' : p.severity;
+          return `::${kind} ${props.join(',')}::${escapeData(text)}\n`;
         })
         .join('');
     case 'human': {
@@ -57,7 +58,7 @@ export function formatLint(problems: LintProblem[], format: LintFormat, cwd: str
         return `${at ? `${at}: ` : ''}${p.severity} [${p.rule}] ${p.message}${p.hint ? `\n  hint: ${p.hint}` : ''}\n`;
       });
       const summary =
-        problems.length === 0 ? 'no problems found\n' : `${errors} error(s), ${warnings} warning(s)\n`;
+        errors + warnings === 0 ? 'no problems found\n' : `${errors} error(s), ${warnings} warning(s)\n`;
       return `${lines.join('')}${summary}`;
     }
   }

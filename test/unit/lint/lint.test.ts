@@ -119,10 +119,19 @@ describe('drover lint', () => {
     expect(code).toBe(0);
   });
 
-  it('proves nothing when a source is known only at run time (a templated include)', async () => {
+  it('proves nothing when a source is known only at run time (a templated include), and says so', async () => {
     const { j, code } = await json([fx('dynamic', 'site.yml')]);
-    expect(j.problems).toEqual([]);
-    expect(code).toBe(0);
+    expect(j.problems.map((p) => [p.rule, p.severity])).toEqual([['undefined-variable', 'info']]);
+    expect(j.problems[0]?.message).toMatch(
+      /^undefined variables not checked in .*: include_tasks at .*site.yml:5 /,
+    );
+    expect([j.errors, j.warnings, code]).toEqual([0, 0, 0]);
+    // An info never fails the job, even with --strict; in GitHub it is a notice.
+    expect((await lint(['--strict', fx('dynamic', 'site.yml')])).code).toBe(0);
+    expect((await lint(['--format', 'github', fx('dynamic', 'site.yml')])).out).toMatch(/^::notice file=/);
+    expect((await lint([fx('dynamic', 'site.yml')])).out).toMatch(
+      /info \[undefined-variable\].*\nno problems found\n$/,
+    );
   });
 
   it('a missing playbook is an error finding', async () => {
