@@ -13,31 +13,49 @@ import { quote } from '../shell/quote.js';
 import { type BecomeCommand, BecomeConversation } from './become.js';
 import type { RawRun } from './transfer.js';
 
-/**
- * The remote driver. Each frame is a header line `BOUNDARY SCRIPT_LEN STDIN_LEN`, then
- * the script bytes, then the stdin bytes. `head -c` reads exactly N bytes from a pipe (GNU
- * and busybox), and `read` reads byte by byte, so frames never bleed into each other. The
- * payload is staged in a file: a script that leaves stdin unread must not leave bytes behind.
- */
 /** The driver's first line on stdout, once it can run frames. */
 export const SESSION_READY = 'DROVER-SESSION-READY';
 
 /** The session ended before its driver could run anything: the run can go to an exec channel. */
 export class SessionNotStartedError extends Error {}
 
+/** Scripts up to this size travel as one `sh -c` argument; longer ones are staged in a file. */
+export const SESSION_INLINE_SCRIPT = 65536;
+
+/**
+ * The remote driver. Each frame is a header line `BOUNDARY SCRIPT_LEN STDIN_LEN`, then
+ * the script bytes, then the stdin bytes. `head -c` reads exactly N bytes from a pipe (GNU
+ * and busybox), and `read` reads byte by byte, so frames never bleed into each other.
+ *
+ * Nothing is written on the target for a usual run: the script becomes `sh -c`'s argument
+ * and the stdin bytes reach it through a pipe from `head`, drained by `cat` once the script
+ * exits, so a script that leaves stdin unread cannot leave bytes behind for the next frame.
+ * Only a script longer than that is staged, in a directory made on first need and removed
+ * when the driver exits.
+ */
 export const SESSION_DRIVER = [
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
-  'd=$(mktemp -d "${TMPDIR:-/tmp}/drover-session.XXXXXX") || exit 1',
-  `trap 'rm -rf "$d"' EXIT`,
+  'd=',
+  `trap '[ -z "$d" ] || rm -rf "$d"' EXIT`,
   // a dropped connection (HUP) or a kill still removes the staging dir
   `trap 'exit 129' HUP`,
   `trap 'exit 143' TERM`,
   // only now can a frame run: a session that dies before this line ran nothing
   `printf '${SESSION_READY}\\n'`,
   'while IFS=" " read -r b sl il; do',
-  '  head -c "$sl" > "$d/s"',
-  '  if [ "$il" -gt 0 ]; then head -c "$il" > "$d/i"; else : > "$d/i"; fi',
-  '  sh "$d/s" < "$d/i"',
+  `  if [ "$sl" -le ${SESSION_INLINE_SCRIPT} ]; then`,
+  '    s=$(head -c "$sl")',
+  '    set -- -c "$s"',
+  '  else',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
+  '    [ -n "$d" ] || d=$(mktemp -d "${TMPDIR:-/tmp}/drover-session.XXXXXX") || exit 1',
+  '    head -c "$sl" > "$d/s"',
+  '    set -- "$d/s"',
+  '  fi',
+  '  if [ "$il" -gt 0 ]; then',
+  '    head -c "$il" | { sh "$@"; r=$?; cat > /dev/null; exit $r; }',
+  '  else',
+  '    sh "$@" < /dev/null',
+  '  fi',
   '  rc=$?',
   `  printf '\\n%s %s\\n' "$b" "$rc"`,
   `  printf '\\n%s\\n' "$b" >&2`,

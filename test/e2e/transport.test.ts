@@ -345,9 +345,9 @@ describe('exec channels vs session shell', () => {
         await new Promise((res) => setTimeout(res, 20));
       }
       expect(await chatty.run(`echo x; ${WHERE}`)).toEqual({ rc: 0, stdout: 'x\nsession\n', stderr: '' });
-      // no usable temp dir: the driver exits before its ready line, so nothing ran in it
+      // a login shell that cannot run the driver: it ends before its ready line, nothing ran
       await root.run(
-        `printf '%s' ${quote(bashrc)} > ~drover/.bashrc; echo "export TMPDIR=/nonexistent" >> ~drover/.bashrc`,
+        `printf '%s' ${quote(bashrc)} > ~drover/.bashrc; echo 'case $BASH_EXECUTION_STRING in *DROVER-SESSION-READY*) exit 3 ;; esac' >> ~drover/.bashrc`,
       );
       const logs: string[] = [];
       const c = conn(spec('h17', { ansible_user: 'drover' }), {
