@@ -189,7 +189,8 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
         ctx.log(`mmdebstrap ${args.join(' ')} ${spec.suite} ${mirror}`);
         try {
           await run('mmdebstrap', [...args, spec.suite, dir, mirror], {
-            env: { ...process.env, SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) },
+            // mmdebstrap's own temp files stay inside the build dir too.
+            env: { ...process.env, SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch), TMPDIR: ctx.tmpDir },
             maxBuffer: 64 << 20,
           });
         } catch (e) {
