@@ -84,7 +84,7 @@ export class HumanBuildReporter implements BuildReporter {
       )
       .join('  ');
     this.clearStatus();
-    this.out.write(this.paint('2', line.slice(0, (process.stdout.columns ?? 120) - 1)));
+    this.out.write(this.paint('2', line.slice(0, Math.max(20, (process.stdout.columns || 120) - 1))));
     this.statusShown = true;
   }
 
