@@ -45,10 +45,18 @@ function start(dir: string, args: string[]): Promise<RunResult> {
   });
 }
 
-async function lockTaken(dir: string): Promise<void> {
+/** Waits until the running apply holds the lock; fails with its output if it ends first. */
+async function lockTaken(dir: string, running: Promise<RunResult>): Promise<void> {
   const lock = join(dir, 'drover.tfstate.json.lock');
-  for (let i = 0; i < 600 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 25));
-  expect(existsSync(lock), 'the first apply never took the lock').toBe(true);
+  let ended: RunResult | undefined;
+  void running.then((r) => {
+    ended = r;
+  });
+  for (let i = 0; i < 1200 && !existsSync(lock) && !ended; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(
+    existsSync(lock),
+    `the first apply never took the lock: ${ended ? `it ended (${ended.code}): ${ended.stderr}` : 'still running'}`,
+  ).toBe(true);
 }
 
 function setup(name: string): string {
@@ -72,7 +80,7 @@ describe('infra state lock (local backend)', () => {
     const dir = setup('fail');
     // Four one-second creates in a row: long enough for the second process to start.
     const first = start(dir, ['apply', '-auto-approve', '-parallelism=1', '-var', 'n=4']);
-    await lockTaken(dir);
+    await lockTaken(dir, first);
     const second = await runDrover(['infra', 'apply', '-auto-approve', '-var', 'n=5'], { cwd: dir });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('Error acquiring the state lock');
@@ -89,7 +97,7 @@ describe('infra state lock (local backend)', () => {
   it('with -lock-timeout the second waits its turn and then applies its own change', async () => {
     const dir = setup('wait');
     const first = start(dir, ['apply', '-auto-approve']);
-    await lockTaken(dir);
+    await lockTaken(dir, first);
     const second = await runDrover(['infra', 'apply', '-auto-approve', '-var', 'n=3', '-lock-timeout=60s'], {
       cwd: dir,
     });
