@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Node } from 'yaml';
 import { didYouMean, ProblemList, type SourcePos, ValidationError } from '../errors.js';
+import type { ImageConfig } from '../image/index.js';
 import { TemplateError } from '../template/error.js';
 import { Templar } from '../template/templar.js';
 import { type LoadedYaml, loadYaml, mapEntry, posOf, seqItem } from '../yaml/load.js';
@@ -101,15 +102,9 @@ export interface PostProcessor {
   pos: SourcePos;
 }
 
-export interface ImageSettings {
+/** The image config a build states (src/image's ImageConfig) plus the tag it is written under. */
+export interface ImageSettings extends ImageConfig {
   tag: string;
-  env?: Record<string, string>;
-  entrypoint?: string[];
-  cmd?: string[];
-  labels?: Record<string, string>;
-  user?: string;
-  workdir?: string;
-  exposedPorts?: string[];
 }
 
 export interface VerifyDef {
