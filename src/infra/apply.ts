@@ -47,6 +47,8 @@ interface Op {
   replaceHalf?: boolean;
 }
 
+const HEARTBEAT_MS = 10_000;
+
 function elapsed(start: number): string {
   return `${Math.round((Date.now() - start) / 1000)}s`;
 }
@@ -303,7 +305,18 @@ export async function applyPlan(
         if (running.size >= hooks.parallelism) break;
         if (!ready(op)) continue;
         pendingOps.delete(id);
+        // Terraform's heartbeat for long operations.
+        const started = Date.now();
+        const verb = { create: 'creating', update: 'modifying', delete: 'destroying', read: 'reading' }[
+          op.kind
+        ];
+        const beat = setInterval(
+          () => hooks.log(`${op.change.address}: Still ${verb}... [${elapsed(started)} elapsed]`),
+          HEARTBEAT_MS,
+        );
+        beat.unref();
         const p = run(op)
+          .finally(() => clearInterval(beat))
           .then(() => {
             done.add(id);
           })
