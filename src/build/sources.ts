@@ -171,7 +171,14 @@ export async function sourceInputTime(spec: SourceSpec): Promise<number | undefi
 function debianKey(spec: Extract<SourceSpec, { type: 'debian' }>): string {
   const mirror = spec.mirror ?? aptMirror();
   return sha256(
-    JSON.stringify(['debian', spec.suite, spec.variant, [...spec.include].sort(), spec.components, mirror]),
+    JSON.stringify([
+      'debian-v2',
+      spec.suite,
+      spec.variant,
+      [...spec.include].sort(),
+      spec.components,
+      mirror,
+    ]),
   );
 }
 
@@ -182,7 +189,14 @@ export async function prepareSource(spec: SourceSpec, ctx: SourceContext): Promi
     case 'debian': {
       const mirror = spec.mirror ?? aptMirror();
       const key = debianKey(spec);
-      const args = [`--variant=${spec.variant}`, '--mode=root', '--quiet'];
+      const args = [
+        `--variant=${spec.variant}`,
+        '--mode=root',
+        '--quiet',
+        // Host keys made by openssh-server's postinst are random: they belong to each machine
+        // (made at first boot), and without them two mmdebstrap runs give the same tree.
+        '--customize-hook=rm -f "$1"/etc/ssh/ssh_host_*_key "$1"/etc/ssh/ssh_host_*_key.pub',
+      ];
       if (spec.include.length) args.push(`--include=${spec.include.join(',')}`);
       if (spec.components.length) args.push(`--components=${spec.components.join(',')}`);
       const r = await cachedRootfs(ctx, key, async (dir) => {
