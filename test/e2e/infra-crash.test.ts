@@ -172,10 +172,11 @@ describe('infra apply crash safety', () => {
       expect(readState(dir)!.resources).toEqual([]);
       return kills;
     };
-    const kills = (await Promise.all(Array.from({ length: CHAINS }, (_, k) => chain(k)))).reduce(
-      (a, b) => a + b,
-      0,
-    );
+    // allSettled: a failing chain must not leave the others writing after the test ends.
+    const results = await Promise.allSettled(Array.from({ length: CHAINS }, (_, k) => chain(k)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const kills = results.reduce((a, r) => a + (r.status === 'fulfilled' ? r.value : 0), 0);
     // Most trials must really have been killed mid-apply, or the test proves nothing.
     expect(kills).toBeGreaterThanOrEqual(TRIALS / 2);
   });
