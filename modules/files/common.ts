@@ -113,3 +113,38 @@ export function dirname(p: string): string {
   if (i < 0) return '.';
   return i === 0 ? '/' : t.slice(0, i);
 }
+
+/** json.dumps(d, sort_keys=True, indent=4) + newline, as Ansible's callback serializes a diff dict. */
+export function sortedJson(d: Record<string, unknown>): string {
+  const sort = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+  return `${JSON.stringify(sort(d), null, 4)}\n`;
+}
+
+/**
+ * The owner/group (ids) and mode changes `dr_attrs` recorded under DR_AD=1 (`attr.KEY` =
+ * "before after"), into the before/after dicts of an Ansible file-attributes diff.
+ */
+export function addAttrChanges(
+  report: Report,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): void {
+  for (const [key, asNumber] of [
+    ['owner', true],
+    ['group', true],
+    ['mode', false],
+  ] as const) {
+    const v = report.get(`attr.${key}`);
+    if (v === undefined) continue;
+    const [b, a] = v.split(' ');
+    before[key] = asNumber ? Number(b) : b;
+    after[key] = asNumber ? Number(a) : a;
+  }
+}

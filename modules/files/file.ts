@@ -3,11 +3,19 @@
  * timestamps. One script per task: it reads the current state, refuses the same
  * conversions Ansible refuses (with Ansible's messages), changes only what differs.
  */
-import { parseReport } from '../sh/protocol.js';
+import { parseReport, type Report } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
 import { parseStat } from '../sh/stat.js';
-import type { Module, PlanContext, Step, TaskResult } from '../types.js';
-import { failureFrom, fileAttrs, fileCommonArgs, isResult, statResult } from './common.js';
+import type { FileDiff, Module, PlanContext, Step, TaskResult } from '../types.js';
+import {
+  addAttrChanges,
+  failureFrom,
+  fileAttrs,
+  fileCommonArgs,
+  isResult,
+  sortedJson,
+  statResult,
+} from './common.js';
 
 export interface FileArgs {
   path: string;
@@ -64,13 +72,17 @@ dr_recurse() {
   # a here-document keeps the loop in this shell, so DR_CHANGED and dr_fail reach the answer
   dr_list=$(find "$1" -mindepth 1)
   [ -n "$dr_list" ] || return 0
+  # as Ansible's recursive_set_attributes, the contents' changes are not in the diff
+  dr_ad_save=$DR_AD; DR_AD=0
   while IFS= read -r dr_rp; do
     dr_attrs "$dr_rp" "$owner" "$group" "$mode"
   done <<DR_EOF
 $dr_list
 DR_EOF
+  DR_AD=$dr_ad_save
 }
 dr_state "$path"; prev=$DR_S
+DR_AD=$want_diff
 if [ -z "$state" ]; then
   case $prev in absent) state=file ;; hard) state=file ;; *) state=$prev ;; esac
   if [ -n "$src" ] && [ "$prev" = absent ]; then state=link; fi
@@ -82,6 +94,12 @@ case $state in
 absent)
   if [ "$prev" != absent ]; then
     DR_CHANGED=1
+    # Ansible's diff lists what a removed directory held (os.walk: directories, files)
+    if [ "$want_diff" = 1 ] && [ "$prev" = directory ]; then
+      find "$path" -mindepth 1 \( -xtype d -printf 'd %p\n' -o -printf 'f %p\n' \) 2>/dev/null | while IFS= read -r dr_w; do
+        dr_out64 walk "$dr_w"
+      done
+    fi
     if [ "$CHECK" != 1 ]; then dr_forget; dr_err=$(rm -rf "$path" 2>&1) || dr_fail "rmtree failed: $dr_err"; fi
   fi ;;
 file)
@@ -101,6 +119,11 @@ touch)
   if [ -e "$path" ] || [ -L "$path" ]; then
     [ -z "$mtime" ] && mtime=now
     [ -z "$atime" ] && atime=now
+    # the diff shows the times before and the time set (Ansible: time.time())
+    if [ "$want_diff" = 1 ] && [ "$mtime" = now ] && [ "$atime" = now ]; then
+      dr_out touch.before "$(stat -c '%.9Y %.9X' "$path")"
+      dr_out touch.after "$(date +%s.%N)"
+    fi
     dr_touch_times "$path"
     dr_attrs "$path" "$owner" "$group" "$mode"
   fi ;;
@@ -182,6 +205,7 @@ hard)
   if [ -e "$path" ]; then dr_attrs "$path" "$owner" "$group" "$mode"; fi
   dr_out64 src "$src" ;;
 esac
+dr_ad_out
 dr_out64 path "$path"
 dr_out state "$state"
 dr_out changed "$DR_CHANGED"
@@ -227,6 +251,7 @@ function planFile(args: FileArgs, ctx: PlanContext): Step | TaskResult {
         mode: attrs.mode,
         mtime: m.stamp,
         atime: a.stamp,
+        want_diff: ctx.diff,
       },
       tilde: ['path', 'src'],
       body: FILE_BODY,
@@ -241,16 +266,73 @@ function planFile(args: FileArgs, ctx: PlanContext): Step | TaskResult {
       if (st.type === 'file' && report.get('state') === 'hard') res.state = 'hard';
       const src = report.get('src');
       if (src !== undefined) res.src = src;
-      if (ctx.diff && res.changed) {
-        const prev = report.get('prev_state') ?? 'absent';
-        res.diff = {
-          before: `${JSON.stringify({ path, state: prev }, null, 4)}\n`,
-          after: `${JSON.stringify({ path, state: report.get('state') ?? prev }, null, 4)}\n`,
-        };
-      }
+      // Ansible's touch of a missing path in check mode answers before building a diff.
+      const quiet = ctx.check && report.get('prev_state') === 'absent' && report.get('state') === 'touch';
+      if (ctx.diff && res.changed && !quiet) res.diff = fileDiff(path, report, ctx.check);
       return res;
     },
   };
+}
+
+/**
+ * Ansible's file diff: {path} plus state when it changes (with the removed directory's
+ * content), plus owner/group (ids), mode and touch times that changed, as sorted JSON.
+ */
+export function fileDiff(path: string, report: Report, check: boolean): FileDiff {
+  const prev = report.get('prev_state') ?? 'absent';
+  const state = report.get('state') ?? prev;
+  const before: Record<string, unknown> = { path };
+  const after: Record<string, unknown> = { path };
+  if (prev !== state) {
+    before.state = prev;
+    after.state = state;
+    const walk = report.all('walk');
+    if (state === 'absent' && prev === 'directory') before.path_content = osWalk(path, walk);
+  }
+  // Ansible's check mode returns before any attribute is compared for a new path.
+  const fresh = prev === 'absent' && state !== 'absent';
+  if (!(check && fresh)) {
+    addAttrChanges(report, before, after);
+    const tb = report.get('touch.before');
+    const ta = report.get('touch.after');
+    if (tb !== undefined && ta !== undefined) {
+      const [mtime, atime] = tb.split(' ').map(Number);
+      before.mtime = mtime;
+      after.mtime = Number(ta);
+      before.atime = atime;
+      after.atime = Number(ta);
+    }
+  }
+  return { before: sortedJson(before), after: sortedJson(after) };
+}
+
+/** os.walk order from find's pre-order listing ("d PATH" / "f PATH"): per directory, its subdirectories, then its files, then recurse. */
+function osWalk(top: string, entries: string[]): { directories: string[]; files: string[] } {
+  const children = new Map<string, { dirs: string[]; files: string[] }>();
+  const slot = (dir: string) => {
+    let c = children.get(dir);
+    if (!c) {
+      c = { dirs: [], files: [] };
+      children.set(dir, c);
+    }
+    return c;
+  };
+  for (const e of entries) {
+    const p = e.slice(2);
+    const parent = p.slice(0, p.lastIndexOf('/')) || '/';
+    if (e.startsWith('d ')) slot(parent).dirs.push(p);
+    else slot(parent).files.push(p);
+  }
+  const out = { directories: [] as string[], files: [] as string[] };
+  const walk = (dir: string) => {
+    const c = children.get(dir);
+    if (!c) return;
+    out.directories.push(...c.dirs);
+    out.files.push(...c.files);
+    for (const d of c.dirs) walk(d);
+  };
+  walk(top.replace(/\/+$/, '') || '/');
+  return out;
 }
 
 export const fileModule: Module<FileArgs> = {

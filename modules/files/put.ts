@@ -9,7 +9,7 @@ import { parseReport, type Report } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
 import { parseStat } from '../sh/stat.js';
 import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
-import { diffText, failureFrom, statResult } from './common.js';
+import { addAttrChanges, diffText, failureFrom, sortedJson, statResult } from './common.js';
 
 export interface PutOptions {
   /** Module name for messages. */
@@ -47,6 +47,7 @@ export function md5(data: Buffer | string): string {
 const PUT_BODY = String.raw`
 # the stat cache is trusted: every change below is followed by dr_forget (or moves the entry)
 DR_ST_TRUST=1
+DR_AD=$want_diff
 attrs_diff=0
 if [ -n "$from_src" ]; then
   [ -e "$from_src" ] || dr_fail "Source $from_src not found"
@@ -146,6 +147,7 @@ fi
 # the new file got its attributes before the rename; an unchanged one only needs them if they differ
 if [ "$content_changed" = 0 ] && [ "$attrs_diff" = 1 ]; then dr_attrs "$dest" "$owner" "$group" "$mode"; fi
 dr_out content_changed "$content_changed"
+dr_ad_out
 dr_out changed "$DR_CHANGED"
 dr_stat dest. "$dest"
 `;
@@ -187,6 +189,9 @@ export function putScript(o: PutOptions, ctx: PlanContext): string {
   });
 }
 
+/** Modules whose Ansible action runs `file` when the content is already right. */
+const ATTRS_VIA_FILE = new Set(['copy', 'template', 'assemble']);
+
 /** Read a put script's answer into copy-style return values. */
 export function putResult(o: PutOptions, report: Report, ctx: PlanContext): TaskResult {
   const dest = report.get('dest') ?? o.dest;
@@ -197,6 +202,14 @@ export function putResult(o: PutOptions, report: Report, ctx: PlanContext): Task
   const backup = report.get('backup_file');
   if (backup !== undefined) res.backup_file = backup;
   if (ctx.diff && report.flag('content_changed')) res.diff = putDiff(dest, report, o);
+  else if (ctx.diff && res.changed && ATTRS_VIA_FILE.has(o.module)) {
+    // Same content, other owner/group/mode: Ansible's copy action hands over to the file
+    // module, whose diff is the attributes as JSON.
+    const before: Record<string, unknown> = { path: dest };
+    const after: Record<string, unknown> = { path: dest };
+    addAttrChanges(report, before, after);
+    res.diff = { before: sortedJson(before), after: sortedJson(after) };
+  }
   return res;
 }
 

@@ -112,6 +112,7 @@ dr_attrs() {
     case $2 in *[!0-9]*) dr_a_cur=$DR_ST_U ;; *) dr_a_cur=$DR_ST_UID ;; esac
     if [ "$dr_a_cur" != "$2" ]; then
       DR_CHANGED=1
+      [ "$DR_AD" = 1 ] && dr_ad owner "$DR_ST_UID" "$2"
       if [ "$CHECK" != 1 ]; then dr_forget; dr_a_err=$(chown -h "$2" "$dr_a_p" 2>&1) || dr_fail "chown failed: $dr_a_err"; fi
     fi
   fi
@@ -120,6 +121,7 @@ dr_attrs() {
     case $3 in *[!0-9]*) dr_a_cur=$DR_ST_G ;; *) dr_a_cur=$DR_ST_GID ;; esac
     if [ "$dr_a_cur" != "$3" ]; then
       DR_CHANGED=1
+      [ "$DR_AD" = 1 ] && dr_ad group "$DR_ST_GID" "$3"
       if [ "$CHECK" != 1 ]; then dr_forget; dr_a_err=$(chgrp -h "$3" "$dr_a_p" 2>&1) || dr_fail "chgrp failed: $dr_a_err"; fi
     fi
   fi
@@ -132,12 +134,28 @@ dr_attrs() {
     dr_pad4 "$DR_ST_MODE"
     if [ "$DR_O" != "$dr_a_want" ]; then
       DR_CHANGED=1
+      [ "$DR_AD" = 1 ] && DR_AD_mode="0${'$'}{DR_O#0} 0${'$'}{dr_a_want#0}"
       if [ "$CHECK" != 1 ]; then
         dr_a_err=$(chmod "$dr_a_want" "$dr_a_p" 2>&1) || { dr_forget; dr_fail "chmod failed: $dr_a_err"; }
         [ "$DR_ST_PATH" = "$dr_a_p" ] && DR_ST_MODE=$dr_a_want
       fi
     fi
   fi
+  return 0
+}
+dr_ad() {
+  # DR_AD=1: remember "before after" of an owner/group change, as Ansible's
+  # set_*_if_different(diff=...) does (ids, the last change wins); dr_ad_out answers them
+  case $3 in
+    *[!0-9]*) if [ "$1" = owner ]; then dr_ad_n=$(id -u "$3" 2>/dev/null); else dr_ad_n=$(getent group "$3" | cut -d: -f3); fi ;;
+    *) dr_ad_n=$3 ;;
+  esac
+  eval "DR_AD_$1=\"\$2 \$dr_ad_n\""
+}
+dr_ad_out() {
+  [ -n "$DR_AD_owner" ] && dr_out attr.owner "$DR_AD_owner"
+  [ -n "$DR_AD_group" ] && dr_out attr.group "$DR_AD_group"
+  [ -n "$DR_AD_mode" ] && dr_out attr.mode "$DR_AD_mode"
   return 0
 }
 dr_backup() {

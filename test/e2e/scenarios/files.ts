@@ -158,7 +158,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: 'mkdir -p /srv/mode; echo same > /srv/mode/m.txt; chmod 664 /srv/mode/m.txt',
     expect: show('/srv/mode/m.txt'),
     contains: ['744'],
-    diffGap: ATTRS_DIFF,
   },
   // template
   {
@@ -177,7 +176,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     args: { path: '/srv/file/d/sub', state: 'directory', mode: '0750' },
     expect: show('/srv/file/d/sub'),
     contains: ['750'],
-    diffGap: ATTRS_DIFF,
   },
   {
     id: 'file state=file mode',
@@ -186,7 +184,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: 'mkdir -p /srv/file; touch /srv/file/m; chmod 644 /srv/file/m',
     expect: show('/srv/file/m'),
     contains: ['600'],
-    diffGap: ATTRS_DIFF,
   },
   {
     id: 'file touch (changes on every run, as Ansible)',
@@ -195,7 +192,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: 'mkdir -p /srv/file',
     expect: 'stat -c "%n %a" /srv/file/touched',
     rerun: 'changed',
-    diffGap: ATTRS_DIFF,
   },
   {
     id: 'file link',
@@ -220,7 +216,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: 'mkdir -p /srv/file/gone/a/b; echo x > /srv/file/gone/a/f',
     expect: 'ls -a /srv/file/gone 2>&1 || true',
     contains: ['No such file'],
-    diffGap: ATTRS_DIFF,
   },
   {
     id: 'file recurse owner and X mode',
@@ -229,7 +224,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: 'mkdir -p /srv/rec/a/b; echo 1 > /srv/rec/a/f; echo 2 > /srv/rec/a/b/g; chmod 755 /srv/rec/a/b/g',
     expect: show('/srv/rec'),
     contains: ['/srv/rec/a/f regular file 640 drover:root', '/srv/rec/a/b/g regular file 750 drover:root'],
-    diffGap: ATTRS_DIFF,
   },
   // lineinfile
   {

@@ -144,7 +144,8 @@ function parseJsonLines(text: string): { status: Map<string, Status>; result: Ma
  * - copy/template `content`: Ansible writes it to a controller temp file and names that
  *   file as the "after" header (a random path); drover names no file;
  * - backup file names carry a timestamp;
- * - the controller work dirs (each tool has its own, so fetch/src paths differ).
+ * - the controller work dirs (each tool has its own, so fetch/src paths differ);
+ * - touch times (file state=touch shows the old and the new atime/mtime).
  */
 export function normaliseDiff(text: string, hosts: SuiteHosts, work: string[]): string {
   let t = text;
@@ -153,6 +154,8 @@ export function normaliseDiff(text: string, hosts: SuiteHosts, work: string[]): 
   t = t.replace(/^\+\+\+ after: dynamically generated$/gm, '+++ after: <content>');
   t = t.replace(/\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~/g, '.BACKUP~');
   t = t.replaceAll(hosts.d, 'HOST').replaceAll(hosts.a, 'HOST');
+  // file state=touch: the times before and the time set differ on every run
+  t = t.replace(/^([-+ ] {4}"[am]time": )[0-9.e+]+/gm, '$1T');
   return t;
 }
 
