@@ -3,8 +3,9 @@
  * Every playbook named is loaded and validated before any host is contacted.
  */
 import { dirname, resolve } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
 import { Command } from 'commander';
-import { ExitCode } from '../src/errors.js';
+import { ExitCode, formatProblem, type Problem, ValidationError } from '../src/errors.js';
 import { HumanOutput } from '../src/output/human.js';
 import { listPlaybook, taskSelectedByTags } from '../src/playbook/list.js';
 import {
@@ -19,6 +20,7 @@ import { runPlaybook } from '../src/runner/playbook.js';
 import type { TaskLoader } from '../src/runner/ports.js';
 import { addCommonOptions, type CommonOptions, fanOut, OMIT, type Wiring, wire } from './common.js';
 import { buildSinks, registerRedactor } from './outputs.js';
+import { promptHidden } from './prompt.js';
 import { interruptible } from './signals.js';
 
 interface PlaybookOptions extends CommonOptions {
@@ -31,6 +33,7 @@ interface PlaybookOptions extends CommonOptions {
   forceHandlers?: boolean;
   startAtTask?: string;
   flushCache?: boolean;
+  step?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [
@@ -50,6 +53,7 @@ export function playbookCommand(): Command {
     .option('--skip-tags <tags>', 'skip tasks tagged with these (comma separated, repeatable)', collect)
     .option('--force-handlers', 'run notified handlers even when a host fails')
     .option('--start-at-task <name>', 'start the playbook at the task with this name')
+    .option('--step', 'one-step-at-a-time: confirm each task before running it (y/n/c)')
     .option('--flush-cache', 'accepted for compatibility (drover keeps no fact cache between runs)')
     .option(
       '--detailed-exitcode',
@@ -67,6 +71,34 @@ With --detailed-exitcode (for CI gates): 0 no changes, 2 changes, 1 failures or 
     process.exitCode = await runPlaybookCommand(files, opts);
   });
   return cmd;
+}
+
+export /** Questions answered by lines of stdin (a terminal or a pipe); an ended stdin answers ''. */
+function lineReader(): ((question: string) => Promise<string>) & { close(): void } {
+  let rl: Interface | undefined;
+  let ended = false;
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  const ask = (question: string): Promise<string> => {
+    process.stdout.write(question);
+    if (!rl) {
+      rl = createInterface({ input: process.stdin, terminal: false });
+      rl.on('line', (l) => {
+        const w = waiting.shift();
+        if (w) w(l);
+        else lines.push(l);
+      });
+      rl.on('close', () => {
+        ended = true;
+        for (const w of waiting.splice(0)) w('');
+      });
+    }
+    const l = lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (ended) return Promise.resolve('');
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  return Object.assign(ask, { close: () => rl?.close() });
 }
 
 export function taskLoader(loadOpts: LoadOptions): TaskLoader {
@@ -101,11 +133,20 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
 
   const loadOpts = playbookLoadOptions(w, playbookDir);
 
-  // Load and validate everything first: a problem anywhere stops the run before any host.
-  const books: { file: string; pb: Playbook }[] = files.map((f) => ({
-    file: f,
-    pb: loadPlaybook(f, loadOpts),
-  }));
+  // Load and validate everything first: a problem anywhere stops the run before any host,
+  // and the problems of every playbook given are reported, not only the first one's.
+  loadOpts.onWarning = (p) => process.stderr.write(`[WARNING]: ${formatProblem(p)}\n`);
+  const books: { file: string; pb: Playbook }[] = [];
+  const problems: Problem[] = [];
+  for (const f of files) {
+    try {
+      books.push({ file: f, pb: loadPlaybook(f, loadOpts) });
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
 
   if (opts.syntaxCheck) {
     for (const b of books) process.stdout.write(`\nplaybook: ${b.file}\n`);
@@ -148,6 +189,14 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
   });
   const sink = fanOut(buildSinks(opts.output, human, w.redactor));
   const { signal, dispose } = interruptible(() => w.pool.closeAll());
+  const ask = lineReader();
+  const step = opts.step
+    ? async (name: string): Promise<'y' | 'n' | 'c'> => {
+        // ansible-playbook's question; anything but yes or continue means no.
+        const a = (await ask(`Perform task: TASK: ${name} (N)o/(y)es/(c)ontinue: `)).trim().toLowerCase();
+        return a === 'y' || a === 'yes' ? 'y' : a === 'c' || a === 'continue' ? 'c' : 'n';
+      }
+    : undefined;
   let exit: number = ExitCode.ok;
   let changed = false;
   try {
@@ -164,12 +213,16 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
         omit: OMIT,
         signal,
         selected: (tags: string[]) => taskSelectedByTags(tags, sel),
+        interactive: Boolean(process.stdin.isTTY),
+        prompt: (question, o) => (o.private ? promptHidden(question) : ask(question)),
+        ...(step ? { step } : {}),
       });
       exit = outcome.exitCode;
       changed ||= Object.values(outcome.stats).some((s) => s.changed > 0);
       if (exit !== ExitCode.ok) break;
     }
   } finally {
+    ask.close();
     dispose();
     await sink.close();
   }

@@ -50,6 +50,7 @@ export interface RunShared
     | 'emit'
     | 'omit'
     | 'decryptFile'
+    | 'step'
   > {
   hosts: Map<string, HostState>;
   hostState: (name: string) => HostState;
@@ -60,6 +61,8 @@ export interface RunShared
   selected: (tags: string[]) => boolean;
   /** Extra magic vars of the run (ansible_version, ansible_check_mode, ...). */
   magic: Record<string, unknown>;
+  /** --step answered 'c' (continue): no more questions for the rest of the run. */
+  stepContinue: { value: boolean };
   /** --start-at-task: false for every task until the named one is reached (then true for good). */
   reachedStartTask: (task: TaskNode) => boolean;
 }
@@ -630,6 +633,10 @@ export class PlayRun {
     if (live.length === 0) return results;
 
     if (task.action === 'meta') return this.dispatchMeta(task, live, results);
+    if (this.shared.step && !(await this.stepAllows(task, live[0]!))) {
+      for (const w of live) results.set(w.host.name, undefined);
+      return results;
+    }
 
     const ref = taskRef(task, this.taskName(task, live[0]!));
     this.emit({ type: 'task.start', task: ref, hosts: live.map((w) => w.host.name), time: Date.now() });
@@ -690,6 +697,24 @@ export class PlayRun {
     this.applyFailurePolicies(task, live, results);
     void started;
     return results;
+  }
+
+  private readonly stepAnswers = new Map<string, Promise<boolean>>();
+
+  /** --step: asks once per task (y runs it, n skips it, c stops asking for the rest of the run). */
+  private stepAllows(task: TaskNode, w: Waiter): Promise<boolean> {
+    const step = this.shared.step;
+    if (!step || this.shared.stepContinue.value) return Promise.resolve(true);
+    let p = this.stepAnswers.get(task.id);
+    if (!p) {
+      const ref = taskRef(task, this.taskName(task, w));
+      p = step(ref.role ? `${ref.role} : ${ref.name}` : ref.name).then((a) => {
+        if (a === 'c') this.shared.stepContinue.value = true;
+        return a !== 'n';
+      });
+      this.stepAnswers.set(task.id, p);
+    }
+    return p;
   }
 
   private taskName(task: TaskNode, w: Waiter): string {

@@ -2,11 +2,15 @@
  * Runs a loaded playbook: for each play, select hosts, split them into `serial` batches, run
  * the play, and finally emit the recap. Returns ansible-playbook's exit code.
  */
+
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { ExitCode } from '../errors.js';
+import { ControllerError, ExitCode, formatPos } from '../errors.js';
 import { emptyStats, type HostStats, type RunEvent } from '../events/types.js';
 import type { Play, Playbook, TaskNode } from '../playbook/types.js';
+import { passwordHash } from '../template/crypt.js';
+import { pyStr } from '../template/python.js';
 import { fnmatchRegExp } from '../util/fnmatch.js';
 import type { DecryptFile } from './controller-files.js';
 import type { RunnerOptions } from './options.js';
@@ -25,8 +29,12 @@ export interface RunnerDeps {
   emit: (e: RunEvent) => void;
   omit: string;
   decryptFile?: DecryptFile;
-  /** Answers vars_prompt questions (non-interactive runs use defaults). */
-  prompt?: (question: string, opts: { private: boolean; default?: unknown }) => Promise<string>;
+  /** Answers vars_prompt questions (asked only when `interactive`; otherwise defaults apply). */
+  prompt?: (question: string, opts: { private: boolean }) => Promise<string>;
+  /** A terminal is there to answer prompts (vars_prompt, --step). */
+  interactive?: boolean;
+  /** --step: asked before each task; 'n' skips it, 'c' runs it and every later task without asking. */
+  step?: (taskName: string) => Promise<'y' | 'n' | 'c'>;
   /** Set by Ctrl-C: stop scheduling new tasks, let running ones finish. */
   signal?: AbortSignal;
   /** --tags / --skip-tags selection of a task by its effective tags (all tasks when absent). */
@@ -123,6 +131,7 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
     interrupted: () => deps.signal?.aborted ?? false,
     selected: deps.selected ?? (() => true),
     reachedStartTask,
+    stepContinue: { value: false },
     magic: {
       ansible_check_mode: o.check,
       ansible_diff_mode: o.diff,
@@ -136,6 +145,7 @@ export async function runPlaybook(pb: Playbook, deps: RunnerDeps): Promise<RunOu
     },
   };
   if (deps.decryptFile) shared.decryptFile = deps.decryptFile;
+  if (deps.step) shared.step = deps.step;
   deps.emit({ type: 'run.start', command: 'playbook', check: o.check, diff: o.diff, time: started });
 
   for (const play of pb.plays) {
@@ -162,6 +172,62 @@ function versionDict(v: string): Record<string, unknown> {
   return { full: v, major, minor, revision, string: v };
 }
 
+/**
+ * vars_prompt as ansible-playbook asks it: `prompt [default]: `, hidden when private
+ * (the default), asked twice with confirm, hashed with encrypt. A value given with
+ * --extra-vars is not asked for; without a terminal the default is taken, and a prompt
+ * with no default is an error that says how to pass the value.
+ */
+async function askVarsPrompt(
+  play: Play,
+  shared: RunShared,
+  deps: RunnerDeps,
+  vars: (name: string) => unknown,
+): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const p of play.vars_prompt) {
+    if (Object.hasOwn(shared.options.extraVars, p.name)) continue;
+    const dflt =
+      p.default === undefined || p.default === null
+        ? undefined
+        : pyStr(shared.templar.template(p.default, vars));
+    const text = String(shared.templar.template(p.prompt ?? p.name, vars));
+    let value: string;
+    if (!deps.prompt || !deps.interactive) {
+      if (dflt === undefined) {
+        throw new ControllerError(
+          `vars_prompt '${p.name}' (${formatPos(play.pos)}) needs an answer, but there is no terminal to ask on`,
+          `pass it with -e ${p.name}=VALUE, or give the prompt a default`,
+        );
+      }
+      value = dflt;
+    } else {
+      const question = dflt === undefined ? `${text}: ` : `${text} [${dflt}]: `;
+      const priv = p.private ?? true;
+      for (;;) {
+        value = await deps.prompt(question, { private: priv });
+        if (!p.confirm) break;
+        const again = await deps.prompt(`confirm ${question}`, { private: priv });
+        if (again === value) break;
+        deps.emit({ type: 'warning', message: '***** VALUES ENTERED DO NOT MATCH ****', time: Date.now() });
+      }
+      if (value === '' && dflt !== undefined) value = dflt;
+    }
+    if (p.encrypt) {
+      const salt = p.salt_size
+        ? randomBytes(p.salt_size)
+            .toString('base64')
+            .replace(/[^A-Za-z0-9./]/g, '.')
+            .slice(0, p.salt_size)
+        : undefined;
+      value = passwordHash(value, String(p.encrypt), salt);
+    }
+    if (p.private ?? true) shared.redactor.add(value);
+    out[p.name] = value;
+  }
+  return out;
+}
+
 /** Returns true when the playbook must stop (a whole batch failed). */
 async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise<boolean> {
   const extra = lookupOver([shared.options.extraVars, (play.keywords.vars ?? {}) as Record<string, unknown>]);
@@ -178,6 +244,8 @@ async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise
   // ansible_play_hosts(_all) keep inventory order; `order` only changes how batches run.
   const inInventoryOrder = selected;
   selected = ordered(selected, play.order);
+  // Asked before the PLAY banner, as ansible-playbook does.
+  const varsPrompt = await askVarsPrompt(play, shared, deps, extra);
   const playRef = { id: play.id, name: playName, pos: play.pos };
   deps.emit({ type: 'play.start', play: playRef, hosts: selected, time: Date.now() });
   if (selected.length === 0) {
@@ -185,19 +253,6 @@ async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise
     return false;
   }
   for (const h of selected) shared.stats(h);
-
-  const varsPrompt: Record<string, unknown> = {};
-  for (const p of play.vars_prompt) {
-    if (Object.hasOwn(shared.options.extraVars, p.name)) continue;
-    if (deps.prompt && process.stdin.isTTY) {
-      varsPrompt[p.name] = await deps.prompt(p.prompt ?? p.name, {
-        private: p.private ?? true,
-        default: p.default,
-      });
-    } else {
-      varsPrompt[p.name] = p.default ?? '';
-    }
-  }
 
   const fileCache = new Map<string, Promise<Record<string, unknown>>>();
   const resolvedVarsFiles = new Map<string, Record<string, unknown>>();

@@ -29,11 +29,11 @@ interface Case {
 }
 
 const CASES: Case[] = [
+  { playbook: 'hosts.yml' },
   { playbook: 'filters.yml', rerun: true },
   { playbook: 'loops.yml' },
-  { playbook: 'control.yml', rerun: true },
+  { playbook: 'control.yml' },
   { playbook: 'roles.yml', rerun: true },
-  { playbook: 'hosts.yml' },
   { playbook: 'tags.yml', args: ['--tags', 'deploy,debugonly', '--skip-tags', 'slow', '--force-handlers'] },
 ];
 
@@ -93,7 +93,11 @@ async function filesOf(host: string): Promise<string> {
 
 async function controllerFilesOf(dir: string): Promise<string> {
   const names = (await readdir(dir)).sort();
-  const parts = await Promise.all(names.map(async (n) => `${n}: ${await readFile(join(dir, n), 'utf8')}`));
+  // Password lookup files hold random passwords: their shape is what must agree.
+  const shape = (n: string, text: string) => (n.startsWith('pw-') ? text.replace(/[0-9]/g, '9') : text);
+  const parts = await Promise.all(
+    names.map(async (n) => `${n}: ${shape(n, await readFile(join(dir, n), 'utf8'))}`),
+  );
   return parts.join('\n');
 }
 
@@ -102,7 +106,9 @@ async function run(side: Side, c: Case): Promise<RunResult> {
   if (side.name === 'ansible') {
     // Not runAnsiblePlaybook: that one adds the fleet's own inventory.
     return runCommand('ansible-playbook', ['-i', side.inventory, ...args], {
-      env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, ANSIBLE_NOCOLOR: '1' },
+      // Retries: on a loaded machine OpenSSH's ControlMaster sometimes drops a session
+      // ("Data could not be sent"), which would fail the oracle, not drover.
+      env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, ANSIBLE_NOCOLOR: '1', ANSIBLE_SSH_RETRIES: '3' },
     });
   }
   return runDrover(['playbook', '-i', side.inventory, ...args], {
