@@ -18,11 +18,11 @@ import { DroverError, type Problem, UsageError, ValidationError } from '../src/e
 import { cleanupStale } from '../src/machine/cleanup.js';
 import { HumanOutput } from '../src/output/human.js';
 import { Redactor } from '../src/output/redact.js';
-import { type LoadOptions, loadPlaybook } from '../src/playbook/load.js';
+import { loadPlaybook, loadRole, loadTasksFile, loadVarsFile } from '../src/playbook/load.js';
 import { runPlaybook } from '../src/runner/playbook.js';
 import { Keyring, loadVaultSecrets } from '../src/vault/index.js';
 import { type CommonOptions, OMIT, wire } from './common.js';
-import { taskLoader } from './playbook.js';
+import { playbookLoadOptions } from './playbook.js';
 import { interruptible } from './signals.js';
 
 const LONG_FLAGS = [
@@ -294,13 +294,7 @@ export const runInstancePlaybook: PlaybookRunner = async (req) => {
     drop: (host: string) => (host === req.host ? Promise.resolve() : w.connector.drop(host)),
     closeAll: () => w.connector.closeAll(),
   };
-  const loadOpts: LoadOptions = {
-    decryptVault: (c, where) => w.keyring.decryptText(c, where),
-    decryptFile: (text, file) => w.keyring.decryptText(text, file),
-    extraVars: w.runnerOptions.extraVars,
-    playbookDir,
-  };
-  if (w.config.rolesPath) loadOpts.rolesPath = w.config.rolesPath;
+  const loadOpts = playbookLoadOptions(w, playbookDir);
   const pb = loadPlaybook(s.playbookFile, loadOpts);
   const human = new HumanOutput({
     write: (t) => req.write(w.redactor.redact(t)),
@@ -316,7 +310,11 @@ export const runInstancePlaybook: PlaybookRunner = async (req) => {
       templar: w.templar,
       connector,
       specs: w.specs,
-      loader: taskLoader(loadOpts),
+      loader: {
+        loadTasksFile: async (file, origin) => loadTasksFile(file, loadOpts, origin),
+        loadRole: async (name, fromDir, params) => loadRole(name, loadOpts, fromDir, params),
+        loadVarsFile: async (file) => loadVarsFile(file, loadOpts),
+      },
       redactor: w.runRedactor,
       emit: (e) => human.emit(e),
       omit: OMIT,

@@ -29,7 +29,6 @@ import {
   writeRootfsTar,
 } from '../image/index.js';
 import { cleanupStale } from '../machine/cleanup.js';
-import { isRunning } from '../machine/processes.js';
 import { envAssignments } from '../shell/quote.js';
 import { Templar } from '../template/templar.js';
 import { streamScript } from '../transport/nsexec.js';
@@ -189,25 +188,29 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
+/** Start time of a process (field 22 of /proc/PID/stat): a recycled pid has another. */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Takes the build dir's lock: two builds in one dir would clean up each other's instances. */
 async function lockBuildDir(buildDir: string): Promise<() => Promise<void>> {
   const file = join(buildDir, 'lock');
   await mkdir(buildDir, { recursive: true });
-  try {
-    const pid = Number((await readFile(file, 'utf8')).trim());
-    if (pid && pid !== process.pid && (await isRunning(pid))) {
-      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes('drover') || cmd.includes('node')) {
-        throw new ControllerError(
-          `another build (pid ${pid}) is running in ${buildDir}`,
-          'wait for it, or use another build dir (-build-dir)',
-        );
-      }
-    }
-  } catch (e) {
-    if (e instanceof ControllerError) throw e;
+  const [pidText, started] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+  const pid = Number(pidText);
+  if (pid && pid !== process.pid && started !== undefined && (await startTime(pid)) === started) {
+    throw new ControllerError(
+      `another build (pid ${pid}) is running in ${buildDir}`,
+      'wait for it, or use another build dir (-build-dir)',
+    );
   }
-  await writeFile(file, `${process.pid}\n`);
+  await writeFile(file, `${process.pid} ${await startTime(process.pid)}\n`);
   return () => rm(file, { force: true });
 }
 

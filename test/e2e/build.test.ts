@@ -62,7 +62,7 @@ describe('drover build images/base.yml', () => {
     const args = ['build', '-build-dir', buildDir, 'images/base.yml'];
     const cold = await runDrover(args, { env, timeoutMs: 240_000 });
     expect(cold.stderr).toBe('');
-    expect(cold.code).toBe(0);
+    expect(cold.code, cold.stdout + cold.stderr).toBe(0);
     expect(cold.stdout).toMatch(/==> base\.debian: base rootfs: made in/);
     expect(cold.stdout).toContain('    base.debian: PLAY RECAP');
     expect(cold.stdout).toMatch(/verify: playbook demo\.yml in --check mode must report changed=0/);
@@ -71,7 +71,7 @@ describe('drover build images/base.yml', () => {
     expect(digest).toBeDefined();
 
     const warm = await runDrover(args, { env, timeoutMs: 60_000 });
-    expect(warm.code).toBe(0);
+    expect(warm.code, warm.stdout + warm.stderr).toBe(0);
     expect(warm.stdout).toContain('base rootfs: cached (nothing downloaded)');
     for (const step of ['prepare sshd', 'playbook demo.yml', 'slim down', 'verify'])
       expect(warm.stdout).toContain(`==> base.debian: ${step}: unchanged inputs, skipped (cached)`);
@@ -82,7 +82,7 @@ describe('drover build images/base.yml', () => {
       env,
       timeoutMs: 120_000,
     });
-    expect(forced.code).toBe(0);
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
     expect(forced.stdout).toContain('booting instance');
     expect(digestOf(forced.stdout)).toBe(digest);
 
@@ -95,11 +95,11 @@ describe('drover build images/base.yml', () => {
       /^[0-9a-f]{64} {2}base\.debian\.oci\.tar\n[0-9a-f]{64} {2}base\.debian\.docker\.tar\n$/,
     );
     await expectNothingLeft(buildDir);
-  });
+  }, 420_000); // mmdebstrap and the base layer: ~60 s on a quiet machine, several minutes on a busy one
 
   it('skopeo inspects it, umoci unpacks it, and the rootfs holds what the playbook configured', async () => {
     const inspect = await runCommand('skopeo', ['inspect', `oci:${layout}:latest`]);
-    expect(inspect.code).toBe(0);
+    expect(inspect.code, inspect.stdout + inspect.stderr).toBe(0);
     const info = JSON.parse(inspect.stdout) as {
       Digest: string;
       Layers: string[];
@@ -112,7 +112,7 @@ describe('drover build images/base.yml', () => {
     const bundle = join(work, 'bundle');
     const unpack = await runCommand('umoci', ['unpack', '--image', `${layout}:latest`, bundle]);
     expect(unpack.stderr).not.toMatch(/error/i);
-    expect(unpack.code).toBe(0);
+    expect(unpack.code, unpack.stdout + unpack.stderr).toBe(0);
     const rootfs = join(bundle, 'rootfs');
     expect(readFileSync(join(rootfs, 'etc/drover-demo.env'), 'utf8')).toBe('MANAGED_BY=drover\n');
     expect(readFileSync(join(rootfs, 'etc/drover-demo.conf'), 'utf8')).toMatch(
@@ -157,7 +157,7 @@ describe('drover build images/base.yml', () => {
         { env: { ...env, ANSIBLE_CONFIG: fleet.ansibleCfgFile }, timeoutMs: 60_000 },
       );
       expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/img01 +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0/);
       expect(r.stdout).toMatch(new RegExp(`${h} +: ok=\\d+ +changed=\\d+ +unreachable=0 +failed=0`));
       // The host-specific file (host=img01) differs from the image's (host=debian).
@@ -195,7 +195,7 @@ build:
       env,
       timeoutMs: 60_000,
     });
-    expect(r.code).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stdout).toContain('    broken.base: about to fail\n');
     expect(r.stdout).toMatch(
       / {4}broken\.base: ls: cannot access '\/no\/such\/dir': No such file or directory/,
@@ -252,7 +252,7 @@ build:
       env,
       timeoutMs: 60_000,
     });
-    expect(again.code).toBe(1);
+    expect(again.code, again.stdout + again.stderr).toBe(1);
     expect(again.stdout).toMatch(/shell failed \([\d.]+ s\): exit status 3/);
     expect(again.stdout).toMatch(/removed leftovers of an earlier build: 1 instance\(s\)/);
     await expectNothingLeft(b);
