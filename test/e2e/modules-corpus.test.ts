@@ -77,7 +77,7 @@ afterAll(async () => {
 });
 
 describe('system, package, network and command modules: check, run, rerun, --diff vs ansible-playbook', () => {
-  it(`${SYSTEM_SCENARIOS.length} scenarios`, async () => {
+  it(`${SYSTEM_SCENARIOS.length + 1} scenarios`, async () => {
     const hosts = { d: fleet.hosts[2]!.name, a: fleet.hosts[3]!.name };
     try {
       await runScenarios(fleet, hosts, [...SYSTEM_SCENARIOS, aptKeyScenario(...signingKey())]);
