@@ -26,7 +26,7 @@ import {
   unlockRootHash,
   withEntries,
 } from '../../machine/sshd-layer.js';
-import { findHostDirs, readState } from '../../machine/state.js';
+import { findHostDirs, readState, removeState } from '../../machine/state.js';
 import type { AttrSchema, Attrs, AttrValue, Provider, ProviderContext, ResourceType } from '../provider.js';
 
 export const DEFAULT_PORT_RANGE = '42200-42999';
@@ -351,7 +351,12 @@ function forgetHost(ctx: ProviderContext, state: Attrs): Promise<void> {
 
 /** Removes a host dir completely: processes, mounts, then files. */
 async function removeHostDir(hostDir: string): Promise<void> {
+  // stopHostDir also waits for the host's port to be free, and fails if a machine created
+  // meanwhile (a parallel replacement) already listens there. What matters here is that
+  // nothing runs or is mounted under this dir: cleanupStale checks exactly that, without
+  // the record's ports.
   await stopHostDir(hostDir, { graceMs: 500 }).catch(() => undefined);
+  await removeState(hostDir);
   await cleanupStale(hostDir);
   await rm(hostDir, { recursive: true, force: true });
 }
