@@ -18,6 +18,7 @@ import {
 import type { Playbook } from '../src/playbook/types.js';
 import { runPlaybook } from '../src/runner/playbook.js';
 import type { TaskLoader } from '../src/runner/ports.js';
+import { StatusLine } from '../src/runner/status-line.js';
 import { addCommonOptions, type CommonOptions, fanOut, OMIT, type Wiring, wire } from './common.js';
 import { buildSinks, registerRedactor } from './outputs.js';
 import { promptHidden } from './prompt.js';
@@ -179,15 +180,22 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
     return ExitCode.ok;
   }
 
+  // The live status line: only on a terminal, and only under the human output; a pipe
+  // (or --output json) never sees it.
+  const status =
+    process.stdout.isTTY && !(opts.output ?? []).length
+      ? new StatusLine({ write: (s) => process.stdout.write(s), columns: () => process.stdout.columns || 80 })
+      : undefined;
+  const toStdout = (s: string) => process.stdout.write(s);
   const human = new HumanOutput({
-    write: (s) => process.stdout.write(s),
-    writeErr: (s) => process.stderr.write(s),
+    write: status ? status.wrap(toStdout) : toStdout,
+    writeErr: status ? status.wrap((s) => process.stderr.write(s)) : (s) => process.stderr.write(s),
     color: Boolean(process.stdout.isTTY) && !w.config.nocolor && !process.env.NO_COLOR,
     verbosity: opts.verbose ?? 0,
     showSkipped: w.config.displaySkippedHosts ?? true,
     showOk: w.config.displayOkHosts ?? true,
   });
-  const sink = fanOut(buildSinks(opts.output, human, w.redactor));
+  const sink = fanOut([...(status ? [status] : []), ...buildSinks(opts.output, human, w.redactor)]);
   const { signal, dispose } = interruptible(() => w.pool.closeAll());
   const ask = lineReader();
   const step = opts.step

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fleet } from '../lab/fleet.js';
+import { repoRoot } from '../lab/repo-root.js';
 import { type RunResult, runCommand, runDrover, runSsh, useFleet } from '../lab/use-fleet.js';
 
 const CORPUS = join(import.meta.dirname, 'corpus');
@@ -169,4 +170,70 @@ describe('playbook corpus: ansible-playbook vs drover on twin fresh hosts', () =
       }
     });
   }
+});
+
+describe('drover playbook on the controller: status line, vars_prompt, --step, several playbooks', () => {
+  const local = (pb: string, extra: string[] = [], input = '') =>
+    runDrover(['playbook', '-i', 'localhost,', '-c', 'local', pb, ...extra], {
+      input,
+      env: { NO_COLOR: '1' },
+    });
+
+  it('shows the live status line on a terminal only, never in piped output', async () => {
+    const pb = join(work, 'slow.yml');
+    await writeFile(
+      pb,
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 3\n',
+    );
+    const piped = await local(pb);
+    expect(piped.code, piped.stdout + piped.stderr).toBe(0);
+    expect(piped.stdout).not.toContain('hosts done');
+    expect(piped.stdout).not.toContain('\r');
+    // `script` gives drover a pseudo-terminal: there the line shows while the task runs.
+    const drover = join(repoRoot(), 'dist', 'cli', 'drover.js');
+    const tty = await runCommand('script', [
+      '-qfc',
+      `${process.execPath} ${drover} playbook -i localhost, -c local ${pb}`,
+      '/dev/null',
+    ]);
+    expect(tty.stdout).toContain('[0/1 hosts done] slow: waiting on localhost');
+  });
+
+  it('vars_prompt: -e answers it, a default stands in without a terminal, else a clear error', async () => {
+    const pb = join(work, 'prompt.yml');
+    const prompts = (dflt: string) =>
+      `- hosts: all\n  gather_facts: false\n  vars_prompt:\n    - name: who\n      prompt: Who\n${dflt}  tasks:\n    - debug: {msg: "hello {{ who }}"}\n`;
+    await writeFile(pb, prompts(''));
+    const none = await local(pb);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("vars_prompt 'who'");
+    expect(none.stderr).toContain('-e who=VALUE');
+    expect(none.stdout).not.toContain('PLAY ['); // asked before the play starts
+    const given = await local(pb, ['-e', 'who=extra']);
+    expect(given.stdout).toContain('"msg": "hello extra"');
+    await writeFile(pb, prompts('      default: dflt\n      private: false\n'));
+    const dflt = await local(pb);
+    expect(dflt.stdout).toContain('"msg": "hello dflt"');
+  });
+
+  it('--step asks before each task: y runs it, n skips it, c runs the rest without asking', async () => {
+    const pb = join(work, 'step.yml');
+    const tasks = ['one', 'two', 'three', 'four'].map((n) => `    - name: ${n}\n      debug: {msg: ${n}}\n`);
+    await writeFile(pb, `- hosts: all\n  gather_facts: false\n  tasks:\n${tasks.join('')}`);
+    const r = await local(pb, ['--step'], 'y\nn\nc\n');
+    expect(r.stdout.match(/Perform task: TASK: \w+ \(N\)o\/\(y\)es\/\(c\)ontinue: /g)).toHaveLength(3);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('TASK ['))).toEqual([
+      expect.stringMatching(/^TASK \[one\]/),
+      expect.stringMatching(/^TASK \[three\]/),
+      expect.stringMatching(/^TASK \[four\]/),
+    ]);
+  });
+
+  it('reports the problems of every playbook given, with file:line:col, exit 4', async () => {
+    const bad = join(repoRoot(), 'test', 'fixtures', 'playbooks', 'bad');
+    const r = await local(join(bad, 'module-typo.yml'), [join(bad, 'keyword-typo.yml')]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/module-typo\.yml:\d+:\d+: couldn't resolve module\/action 'debg'/);
+    expect(r.stderr).toMatch(/keyword-typo\.yml:\d+:\d+: 'whne' is not a valid attribute/);
+  });
 });
