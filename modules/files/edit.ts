@@ -8,7 +8,7 @@ import { parseReport, type Report } from '../sh/protocol.js';
 import { shPath, shScript } from '../sh/script.js';
 import { parseStat, type RemoteStat } from '../sh/stat.js';
 import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
-import { type FileAttrs, failureFrom } from './common.js';
+import { addAttrChanges, type FileAttrs, failureFrom, sortedJson } from './common.js';
 import { putStep, sha1 } from './put.js';
 
 // The sha1 the write step's guard compares with is taken of the content read back, on the
@@ -104,6 +104,9 @@ function attrsMatch(a: FileAttrs, st: RemoteStat): boolean {
   return /^[0-7]{4}$/.test(a.mode) && st.mode === a.mode;
 }
 
+/** Modules whose Ansible diff is a list with a second "PATH (file attributes)" item. */
+const ATTRS_DIFF_ITEM = new Set(['lineinfile', 'blockinfile']);
+
 function writeOutcome(
   o: EditOptions,
   outcome: Exclude<EditOutcome, { result: TaskResult }>,
@@ -137,6 +140,23 @@ function writeOutcome(
       if (res.backup_file !== undefined) out.backup = res.backup_file;
       else if (o.module === 'lineinfile') out.backup = '';
       if (res.backup_file !== undefined) out.backup_file = res.backup_file;
+      if (ctx.diff && ATTRS_DIFF_ITEM.has(o.module)) {
+        // lineinfile/blockinfile answer [content diff, "(file attributes)" diff]
+        const before: Record<string, unknown> = {};
+        const after: Record<string, unknown> = {};
+        addAttrChanges(written, before, after);
+        if (Object.keys(before).length > 0) {
+          const header = `${o.path} (file attributes)`;
+          const attrs = {
+            before: sortedJson(before),
+            after: sortedJson(after),
+            before_header: header,
+            after_header: header,
+          };
+          const content = (base.diff as FileDiff | undefined) ?? { before: '', after: '' };
+          out.diff = [content, attrs];
+        }
+      }
       if (res.changed && !outcome.changed) {
         out.msg = o.attrsMsg ?? 'ownership, perms or SE linux context changed';
       } else if (res.changed && outcome.changed && written.flag('attrs_changed')) {

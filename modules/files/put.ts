@@ -122,7 +122,12 @@ if [ "$cur_sum" != "$want_sum" ] || [ "$t" = link ]; then
     # the new file starts with the replaced file's mode and owner, or a new file's default
     # mode; a numeric mode argument replaces that base at once (one chmod, not two)
     case $mode in
-      [0-7][0-7][0-7][0-7]) dr_base=$mode ;;
+      [0-7][0-7][0-7][0-7]) dr_base=$mode
+        # a new file starts with the umask's mode: Ansible's attribute diff shows that change
+        if [ "$DR_AD" = 1 ] && [ "$t" != file ]; then
+          dr_def=$(umask); dr_def=$(printf %04o "$((0666 & ~0$dr_def))")
+          [ "$dr_def" != "$mode" ] && DR_AD_mode="0${'$'}{dr_def#0} 0${'$'}{mode#0}"
+        fi ;;
       *) if [ "$t" = file ]; then dr_base=$cur_mode; else dr_base=$(umask); dr_base=$((0666 & ~0$dr_base)); dr_base=$(printf %o "$dr_base"); fi ;;
     esac
     chmod "$dr_base" "$tmp" && DR_ST_MODE=$dr_base

@@ -56,14 +56,6 @@ export function filesController(work: string): void {
   execFileSync('zip', ['-qrX', join(f, 'pkg.zip'), 'pkg'], { cwd: src });
 }
 
-/**
- * Known gap: Ansible adds a "file attributes" diff (mode/owner before and after, as JSON)
- * when a module changes only attributes, when `file` creates or removes a path (with the
- * removed tree's content listed) or touches it; drover reports the change without that diff.
- */
-const ATTRS_DIFF =
-  'file attribute diffs (mode/owner/path_content before and after, as JSON) are not produced';
-
 export const FILE_SCENARIOS: Scenario[] = [
   // copy
   {
@@ -281,7 +273,6 @@ export const FILE_SCENARIOS: Scenario[] = [
     args: { path: '/srv/li/new/created', line: 'first', create: true, mode: '0600' },
     setup: 'mkdir -p /srv/li/new',
     expect: show('/srv/li/new/created'),
-    diffGap: ATTRS_DIFF,
   },
   {
     id: 'lineinfile absent',
@@ -296,6 +287,14 @@ export const FILE_SCENARIOS: Scenario[] = [
     args: { path: '/srv/li/first', line: 'X', insertafter: 'Port', firstmatch: true },
     setup: conf('/srv/li/first'),
     expect: show('/srv/li/first'),
+  },
+  {
+    id: 'lineinfile unchanged line, mode and owner change',
+    module: 'lineinfile',
+    args: { path: '/srv/li/attrs', line: 'Listen 80', mode: '0600', owner: 'drover' },
+    setup: conf('/srv/li/attrs'),
+    expect: show('/srv/li/attrs'),
+    contains: ['600 drover:root'],
   },
   // blockinfile
   {
@@ -312,6 +311,14 @@ export const FILE_SCENARIOS: Scenario[] = [
     args: { path: '/srv/bi/new', block: 'x', marker: ';; {mark} drover', insertbefore: 'BOF', create: true },
     setup: 'mkdir -p /srv/bi',
     expect: show('/srv/bi/new'),
+  },
+  {
+    id: 'blockinfile with a symbolic mode',
+    module: 'blockinfile',
+    args: { path: '/srv/bi/mode', block: 'm=1', mode: 'g+w' },
+    setup: conf('/srv/bi/mode'),
+    expect: show('/srv/bi/mode'),
+    contains: ['664'],
   },
   {
     id: 'blockinfile absent',
