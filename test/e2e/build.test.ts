@@ -44,6 +44,47 @@ async function expectNothingLeft(dir: string): Promise<void> {
   }
 }
 
+/** Starts a build whose step sleeps, and resolves once the step has printed `started`. */
+async function startSlowBuild(name: string) {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const tpl = join(dir, 'slow.yml');
+  writeFileSync(
+    tpl,
+    `variables:
+  pause: { type: number, default: 300 }
+  code: { type: number, default: 0 }
+sources:
+  base: { type: directory, path: "${join(work, 'bundle', 'rootfs')}" }
+build:
+  name: slow
+  sources: [base]
+  provisioners:
+    - type: shell
+      inline: ["echo started", "sleep {{ pause }}", "exit {{ code }}"]
+`,
+  );
+  const b = join(dir, 'b');
+  const child = spawn(process.execPath, [join(root, 'dist/cli/drover.js'), 'build', '-build-dir', b, tpl], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "started" in 60 s: ${out}`)), 60_000);
+    child.stdout.on('data', () => {
+      if (out.includes('slow.base: started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { tpl, b, child, output: () => out };
+}
+
 beforeAll(async () => {
   fleet = await useFleet();
   await cleanupStale(work);
@@ -208,40 +249,7 @@ build:
   });
 
   it('after kill -9 of a build, the next build in the dir removes the stale instance first, and leaves nothing', async () => {
-    const dir = join(work, 'killed');
-    mkdirSync(dir, { recursive: true });
-    const tpl = join(dir, 'slow.yml');
-    writeFileSync(
-      tpl,
-      `variables:
-  pause: { type: number, default: 300 }
-  code: { type: number, default: 0 }
-sources:
-  base: { type: directory, path: "${join(work, 'bundle', 'rootfs')}" }
-build:
-  name: slow
-  sources: [base]
-  provisioners:
-    - type: shell
-      inline: ["echo started", "sleep {{ pause }}", "exit {{ code }}"]
-`,
-    );
-    const b = join(dir, 'b');
-    const child = spawn(process.execPath, [join(root, 'dist/cli/drover.js'), 'build', '-build-dir', b, tpl], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`no "started" in 60 s: ${out}`)), 60_000);
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('slow.base: started')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { tpl, b, child } = await startSlowBuild('killed');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
     // The instance outlives its killed builder: a sleep is still running inside it.
@@ -255,6 +263,16 @@ build:
     expect(again.code, again.stdout + again.stderr).toBe(1);
     expect(again.stdout).toMatch(/shell failed \([\d.]+ s\): exit status 3/);
     expect(again.stdout).toMatch(/removed leftovers of an earlier build: 1 instance\(s\)/);
+    await expectNothingLeft(b);
+  });
+
+  it('Ctrl-C cancels the running step, removes the instance and exits 99', async () => {
+    const { b, child, output } = await startSlowBuild('interrupted');
+    const code = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    child.kill('SIGINT');
+    expect(await code).toBe(99);
+    expect(output()).toContain('==> slow.base: cleaning up the instance');
+    expect(output()).toMatch(/Build 'slow\.base' was cancelled after/);
     await expectNothingLeft(b);
   });
 });
