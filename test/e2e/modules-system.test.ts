@@ -28,6 +28,7 @@ import { type AnyModule, isStep, type PlanContext, type TaskResult } from '../..
 import { quote } from '../../src/shell/quote.js';
 import type { Fleet } from '../lab/fleet.js';
 import { runAnsiblePlaybook, runSsh, useFleet } from '../lab/use-fleet.js';
+import { sysvInitScript } from './scenarios/system.js';
 
 const HOST = 'h18';
 const HOST2 = 'h19';
@@ -195,24 +196,7 @@ describe('files on a fleet host', () => {
   });
 });
 
-const INIT_SCRIPT = `#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          drover-demo
-# Required-Start:
-# Required-Stop:
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: drover e2e demo daemon
-### END INIT INFO
-PIDFILE=/run/drover-demo.pid
-case "$1" in
-  start) sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > $PIDFILE ;;
-  stop) [ -f $PIDFILE ] && kill "$(cat $PIDFILE)" 2>/dev/null; rm -f $PIDFILE ;;
-  restart|reload) $0 stop; $0 start ;;
-  status) [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null ;;
-  *) exit 3 ;;
-esac
-`;
+const INIT_SCRIPT = sysvInitScript('drover-demo');
 
 describe('sysv service on a fleet host', () => {
   it('starts, enables, is idempotent, stops', async () => {

@@ -19,16 +19,17 @@ const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusKeyxxxxxxxxxxxxxxx
 const HOSTKEY =
   'git.corpus.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusHostKeyxxxxxxxxxxxxxxxxx';
 
-const INIT_SCRIPT = `#!/bin/sh
+/** A sysv init script for NAME: `start` runs a sleeping daemon, `status` checks its pid. */
+export const sysvInitScript = (name: string) => `#!/bin/sh
 ### BEGIN INIT INFO
-# Provides:          corpus-demo
+# Provides:          ${name}
 # Required-Start:
 # Required-Stop:
 # Default-Start:     2 3 4 5
 # Default-Stop:      0 1 6
-# Short-Description: drover corpus demo daemon
+# Short-Description: drover e2e demo daemon
 ### END INIT INFO
-PIDFILE=/run/corpus-demo.pid
+PIDFILE=/run/${name}.pid
 case "$1" in
   start) sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > $PIDFILE ;;
   stop) [ -f $PIDFILE ] && kill "$(cat $PIDFILE)" 2>/dev/null; rm -f $PIDFILE ;;
@@ -201,7 +202,7 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     id: 'service (sysv) started and enabled',
     module: 'service',
     args: { name: 'corpus-demo', state: 'started', enabled: true },
-    setup: `cat > /etc/init.d/corpus-demo <<'EOF'\n${INIT_SCRIPT}EOF\nchmod 755 /etc/init.d/corpus-demo`,
+    setup: `cat > /etc/init.d/corpus-demo <<'EOF'\n${sysvInitScript('corpus-demo')}EOF\nchmod 755 /etc/init.d/corpus-demo`,
     expect: 'ls /etc/rc2.d | grep corpus; /etc/init.d/corpus-demo status && echo running',
     contains: ['running'],
   },
