@@ -4,6 +4,9 @@
  * with the task's position. Nothing is evaluated; the template engine does that per host.
  */
 import nunjucks from 'nunjucks';
+import { didYouMean } from '../errors.js';
+import { buildFilters } from '../template/filters.js';
+import { buildTests } from '../template/tests.js';
 
 /** nunjucks exports its parser at run time, but @types/nunjucks does not declare it. */
 const parser = (
@@ -149,4 +152,75 @@ export function conditionalSyntaxError(cond: unknown): string | undefined {
 export function templateSyntaxError(value: unknown): string | undefined {
   if (typeof value !== 'string' || !(value.includes('{{') || value.includes('{%'))) return undefined;
   return parseError(value);
+}
+
+/** Filter and test names drover's template engine knows (built once). */
+let known: { filters: Set<string>; tests: Set<string> } | undefined;
+function knownNames(): { filters: Set<string>; tests: Set<string> } {
+  known ??= {
+    filters: new Set(Object.keys(buildFilters(() => undefined as never))),
+    tests: new Set([
+      ...Object.keys(buildTests({ cwd: () => process.cwd() })),
+      'none',
+      'true',
+      'false',
+      'null',
+    ]),
+  };
+  return known;
+}
+
+export interface UnknownName {
+  kind: 'filter' | 'test';
+  name: string;
+  /** The closest known name, when the unknown one looks like a typo of it. */
+  guess?: string;
+}
+
+/**
+ * Filters and tests a template uses that the engine does not know. Only plain names are
+ * checked (`ns.coll.filter` may come from a collection); text that does not parse gives
+ * nothing here (the syntax check reports it).
+ */
+export function unknownFilterOrTest(text: string, bare = false): UnknownName[] {
+  if (!bare && !(text.includes('{{') || text.includes('{%'))) return [];
+  let ast: unknown;
+  try {
+    ast = parser.parse(toNunjucksSyntax(bare ? `{{ (${text}\n) }}` : text), [], {});
+  } catch {
+    return [];
+  }
+  const k = knownNames();
+  const out: UnknownName[] = [];
+  const seen = new Set<unknown>();
+  const nameOf = (n: unknown): string | undefined => {
+    const node = n as { typename?: string; value?: unknown; name?: unknown } | undefined;
+    if (!node) return undefined;
+    if (node.typename === 'Symbol' || node.typename === 'Literal') return String(node.value);
+    if (node.typename === 'FunCall') return nameOf(node.name);
+    return undefined;
+  };
+  const visit = (n: unknown): void => {
+    if (!n || typeof n !== 'object' || seen.has(n)) return;
+    seen.add(n);
+    const node = n as Record<string, unknown>;
+    if (node.typename === 'Filter') {
+      const name = nameOf(node.name);
+      if (name && !name.includes('.') && !k.filters.has(name)) out.push(unknown('filter', name, k.filters));
+    } else if (node.typename === 'Is') {
+      const name = nameOf(node.right);
+      if (name && !name.includes('.') && !k.tests.has(name)) out.push(unknown('test', name, k.tests));
+    }
+    for (const v of Object.values(node)) {
+      if (Array.isArray(v)) for (const x of v) visit(x);
+      else if (v && typeof v === 'object') visit(v);
+    }
+  };
+  visit(ast);
+  return out;
+}
+
+function unknown(kind: 'filter' | 'test', name: string, known: Set<string>): UnknownName {
+  const guess = didYouMean(name, known);
+  return guess ? { kind, name, guess } : { kind, name };
 }

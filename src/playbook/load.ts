@@ -22,7 +22,7 @@ import {
 } from '../errors.js';
 import { type LoadedYaml, loadYaml, posOf, UnsafeString, VaultString } from '../yaml/load.js';
 import { META_ACTIONS } from './actions.js';
-import { conditionalSyntaxError, templateSyntaxError } from './expression.js';
+import { conditionalSyntaxError, templateSyntaxError, unknownFilterOrTest } from './expression.js';
 import {
   BLOCK_KEYWORDS,
   HANDLER_KEYWORDS,
@@ -354,7 +354,7 @@ export class PlaybookLoader {
           srcPos(it),
           'a conditional is a bare Jinja expression, e.g. `x is defined and x | int > 1`',
         );
-      }
+      } else this.checkNames(it.v, srcPos(it), key, !(it.v.includes('{{') || it.v.includes('{%')));
       out.push(it.v);
     }
     return out;
@@ -401,6 +401,68 @@ export class PlaybookLoader {
   private checkTemplates(s: Src, key: string): void {
     const err = templateSyntaxError(s.v);
     if (err) this.add(`template error in '${key}': ${err}`, srcPos(s));
+    else if (typeof s.v === 'string') this.checkNames(s.v, srcPos(s), key, false);
+  }
+
+  /**
+   * Filters and tests the engine does not have: a near miss of a known name is a typo (an
+   * error, with the name it meant); any other name may come from a collection drover lacks
+   * (a warning: the task fails only if it runs).
+   */
+  private checkNames(text: string, pos: SourcePos, key: string, bare: boolean): void {
+    for (const u of unknownFilterOrTest(text, bare)) {
+      if (u.guess) {
+        this.add(
+          `template error in '${key}': no ${u.kind} named '${u.name}'`,
+          pos,
+          `did you mean '${u.guess}'?`,
+        );
+      } else {
+        this.problems.warn(
+          `'${key}' uses the ${u.kind} '${u.name}', which drover does not have: the task fails if it runs`,
+          pos,
+        );
+      }
+    }
+  }
+
+  /**
+   * A literal, relative `src` of copy/template that is nowhere in the search path (the
+   * role's files/ or templates/, the task file's dir, the playbook dir) fails for sure:
+   * report it before any host is contacted. Templated and absolute paths are left to run time.
+   */
+  private checkControllerFile(
+    action: string,
+    args: Record<string, unknown>,
+    argsSrc: Src,
+    scope: Scope,
+  ): void {
+    const kind = action === 'template' ? 'templates' : action === 'copy' ? 'files' : undefined;
+    const src = args.src;
+    if (!kind || typeof src !== 'string' || src === '' || isTemplated(src) || isAbsolute(src)) return;
+    if (
+      action === 'copy' &&
+      args.remote_src !== undefined &&
+      args.remote_src !== false &&
+      args.remote_src !== 'no'
+    )
+      return;
+    const dirs = [...(scope.origin.role ? [scope.origin.role.path] : []), scope.origin.baseDir, this.baseDir];
+    const candidates = [...new Set(dirs)].flatMap((d) => [join(d, kind, src), join(d, src)]);
+    if (candidates.some((c) => existsSync(c))) return;
+    this.add(
+      `${action}: could not find or access '${src}' on the controller`,
+      srcPos(child(argsSrc, 'src')),
+      `looked in: ${candidates.join(', ')}`,
+    );
+  }
+
+  /** Every templated string in module arguments, checked for unknown filters and tests. */
+  private checkArgNames(v: unknown, pos: SourcePos, key: string): void {
+    if (typeof v === 'string') this.checkNames(v, pos, key, false);
+    else if (Array.isArray(v)) for (const x of v) this.checkArgNames(x, pos, key);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) this.checkArgNames(x, pos, `${key}.${k}`);
   }
 
   /** Keywords every level shares: when, tags and the inherited ones. */
@@ -1178,6 +1240,8 @@ export class PlaybookLoader {
     const own = this.ownKeywords(s, scope.handler ? 'Handler' : 'Task');
     if (delegateLocal) own.keywords.delegate_to = 'localhost';
     if (shapeOk) this.validateTaskArgs(written, resolved, args, argsSrc, scope, own);
+    this.checkArgNames(args, srcPos(argsSrc), resolved.name);
+    this.checkControllerFile(resolved.name, args, argsSrc, scope);
 
     if (resolved.name === 'import_tasks') return this.importTasks(s, args, argsSrc, scope, own, loopSet);
     if (this.isStaticInclude(written, args, obj, loopSet)) {

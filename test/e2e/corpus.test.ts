@@ -229,6 +229,24 @@ describe('drover playbook on the controller: status line, vars_prompt, --step, s
     ]);
   });
 
+  it('every bad playbook fixture: exit 4, its file:line:col, and no host contacted', async () => {
+    const dir = join(repoRoot(), 'test', 'fixtures', 'playbooks', 'bad');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.yml') && f !== 'duplicate-key.yml').sort();
+    expect(files.length).toBeGreaterThanOrEqual(20);
+    const host = sides[1].hosts[0]!;
+    const before = await fleet.digest(host);
+    const r = await runDrover(['playbook', '-i', sides[1].inventory, ...files.map((f) => join(dir, f))], {
+      env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1' },
+    });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).not.toContain('PLAY [');
+    // Each problem names its file:line:col (an included file's for a few fixtures).
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('  - '));
+    expect(problems.length).toBeGreaterThanOrEqual(files.length);
+    for (const p of problems) expect(p).toMatch(/^ {2}- \/\S+\.yml:\d+:\d+: /);
+    expect(await fleet.digest(host)).toBe(before);
+  });
+
   it('reports the problems of every playbook given, with file:line:col, exit 4', async () => {
     const bad = join(repoRoot(), 'test', 'fixtures', 'playbooks', 'bad');
     const r = await local(join(bad, 'module-typo.yml'), [join(bad, 'keyword-typo.yml')]);

@@ -18,6 +18,35 @@ interface Expect {
 
 const CASES: Expect[] = [
   {
+    file: 'unknown-filter.yml',
+    line: 5,
+    col: 9,
+    message: /^template error in 'debug\.msg': no filter named 'uppper'$/,
+    hint: /did you mean 'upper'\?/,
+  },
+  {
+    file: 'unknown-test.yml',
+    line: 4,
+    col: 13,
+    message: /^template error in 'when': no test named 'defind'$/,
+    hint: /did you mean 'defined'\?/,
+  },
+  {
+    file: 'undefined-import-var.yml',
+    line: 3,
+    col: 21,
+    message:
+      /^import_tasks file 'tasks\/\{\{ tasks_flavour \}\}\.yml' cannot be resolved when the playbook is loaded$/,
+    hint: /static imports are resolved before any host is contacted/,
+  },
+  {
+    file: 'missing-template.yml',
+    line: 4,
+    col: 14,
+    message: /^template: could not find or access 'templates\/nope\.j2' on the controller$/,
+    hint: /looked in: .*bad\/templates\/nope\.j2/,
+  },
+  {
     file: 'keyword-typo.yml',
     line: 5,
     col: 7,
