@@ -1,17 +1,19 @@
 /**
- * System, package, network and command modules on the fleet: each scenario of
- * test/e2e/scenarios/system.ts runs check (host untouched) -> run (changed) -> rerun (ok)
+ * The module corpus on the fleet (ADR 061): each scenario of test/e2e/scenarios/files.ts and
+ * system.ts runs check (host's writable layer untouched) -> run (changed) -> rerun (ok)
  * under drover and, on a fresh twin host, under ansible-playbook, with `--diff` text,
- * statuses and resulting host state compared (test/e2e/scenarios/harness.ts).
+ * statuses and resulting host state compared (test/e2e/scenarios/harness.ts). Three suites
+ * on three host pairs, at the same time.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fleet } from '../lab/fleet.js';
 import { useFleet } from '../lab/use-fleet.js';
+import { FILE_SCENARIOS, filesController } from './scenarios/files.js';
 import { runScenarios } from './scenarios/harness.js';
 import {
   aptKeyScenario,
@@ -76,8 +78,28 @@ afterAll(async () => {
   await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
 });
 
-describe('system, package, network and command modules: check, run, rerun, --diff vs ansible-playbook', () => {
-  it(`${SYSTEM_SCENARIOS.length + 1} scenarios`, async () => {
+// The suites use different host pairs and run at the same time: most of their wall time is
+// ansible-playbook, one CPU-bound process each, and fleet hosts have 2+ cores between them.
+describe.concurrent('modules on the fleet: check, run, rerun, --diff vs ansible-playbook on twin hosts', () => {
+  it(`files and text: ${FILE_SCENARIOS.length} scenarios`, async () => {
+    const hosts = { d: fleet.hosts[0]!.name, a: fleet.hosts[1]!.name };
+    let fetched = '';
+    try {
+      await runScenarios(fleet, hosts, FILE_SCENARIOS, {
+        controller: filesController,
+        afterRun: (work) => {
+          const p = `${work}/fetched/${hosts.d}/srv/fetch/data.txt`;
+          fetched = existsSync(p) ? readFileSync(p, 'utf8') : 'missing';
+          if (readFileSync(`${work}/flat.txt`, 'utf8') !== 'fetched\n') fetched += ' (flat differs)';
+        },
+      });
+      expect(fetched).toBe('fetched\n');
+    } finally {
+      await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
+    }
+  }, 400_000);
+
+  it(`system, packages, network, commands: ${SYSTEM_SCENARIOS.length + 1} scenarios`, async () => {
     const hosts = { d: fleet.hosts[2]!.name, a: fleet.hosts[3]!.name };
     try {
       await runScenarios(fleet, hosts, [...SYSTEM_SCENARIOS, aptKeyScenario(...signingKey())]);
@@ -85,10 +107,8 @@ describe('system, package, network and command modules: check, run, rerun, --dif
       await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
     }
   }, 400_000);
-});
 
-describe('systemd (stand-in systemctl) and reboot with reconnect', () => {
-  it(`${REBOOT_SCENARIOS.length} scenarios`, async () => {
+  it(`systemd (stand-in systemctl) and reboot with reconnect: ${REBOOT_SCENARIOS.length} scenarios`, async () => {
     const hosts = { d: fleet.hosts[4]!.name, a: fleet.hosts[5]!.name };
     try {
       await runScenarios(fleet, hosts, REBOOT_SCENARIOS, { restartHosts: true });

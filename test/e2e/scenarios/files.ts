@@ -1,5 +1,5 @@
 /**
- * File and text module scenarios (test/e2e/modules-files.test.ts). Every scenario works on
+ * File and text module scenarios (test/e2e/modules-corpus.test.ts, files suite). Every scenario works on
  * its own paths: in check mode no task sees another's changes.
  */
 import { execFileSync } from 'node:child_process';
