@@ -112,6 +112,9 @@ interface Unit {
   source: SourceDef;
 }
 
+/** GNU tar options that carry an overlay upper dir whole: owners, modes, device nodes, xattrs. */
+const UPPER_TAR = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '-p'];
+
 const SKIP_DIRS = new Set(['.git', 'node_modules', '.drover-build']);
 
 /** Digest and newest mtime of a file or directory tree (paths, modes, contents, link targets). */
@@ -470,13 +473,17 @@ class UnitRun {
     this.checkAborted();
 
     const steps = u.build.provisioners.filter((p) => selected(p, u.source));
+    // keys[i]: the state after step i, chained over everything before it.
     let key = sha256(JSON.stringify(['drover-build-v1', base.key, this.sde, u.build.exclude]));
+    const keys: string[] = [];
     for (const s of steps) {
-      if (s.type === 'breakpoint') continue;
-      const inputs = await Promise.all(
-        stepInputs(s).map(async (f) => (existsSync(f) ? (await treeDigest(f)).digest : 'missing')),
-      );
-      key = sha256(JSON.stringify([key, stepKeyData(s), inputs]));
+      if (s.type !== 'breakpoint') {
+        const inputs = await Promise.all(
+          stepInputs(s).map(async (f) => (existsSync(f) ? (await treeDigest(f)).digest : 'missing')),
+        );
+        key = sha256(JSON.stringify([key, stepKeyData(s), inputs]));
+      }
+      keys.push(key);
     }
     const cacheFile = join(this.dirs.cache, 'steps', `${key}.json`);
     let layer: LayerInfo | undefined;
@@ -493,7 +500,17 @@ class UnitRun {
         this.step(s.label, i + 1, steps.length, 'cached', { message: `(key ${key.slice(0, 12)})` });
       });
     } else if (steps.length > 0) {
-      layer = await this.provision(base, steps);
+      // The longest prefix of unchanged steps whose result was kept: start after it.
+      let from = 0;
+      if (!o.force) {
+        for (let i = steps.length - 2; i >= 0; i--) {
+          if (await exists(this.snapshotFile(keys[i]!))) {
+            from = i + 1;
+            break;
+          }
+        }
+      }
+      layer = await this.provision(base, steps, keys, from);
       await writeJsonAtomic(cacheFile, layer);
     }
 
@@ -534,9 +551,17 @@ class UnitRun {
     return image;
   }
 
-  private async boot(rootfs: string, tag: string): Promise<Instance> {
+  private async keepUpper(inst: Instance, key: string): Promise<void> {
+    const file = this.snapshotFile(key);
+    const tmp = `${file}.${process.pid}.tmp`;
+    await mkdir(dirname(file), { recursive: true });
+    await run('tar', [...UPPER_TAR, '-cf', tmp, '-C', inst.host.upperDir, '.']);
+    await rename(tmp, file);
+  }
+
+  private async boot(rootfs: string, tag: string, dir?: string): Promise<Instance> {
     const { u } = this;
-    const hostDir = join(this.dirs.instances, `${u.name}-${tag}-${randomBytes(3).toString('hex')}`);
+    const hostDir = dir ?? join(this.dirs.instances, `${u.name}-${tag}-${randomBytes(3).toString('hex')}`);
     const shown = rootfs.startsWith(`${this.dirs.build}/`) ? relative(this.dirs.build, rootfs) : rootfs;
     this.say(`booting instance from ${shown} (${u.source.communicator})`);
     const i = await startInstance({
@@ -551,9 +576,37 @@ class UnitRun {
     return i;
   }
 
-  private async provision(base: BaseImage, steps: Provisioner[]): Promise<LayerInfo> {
-    const inst = await this.boot(base.rootfs, 'build');
+  private snapshotFile(key: string): string {
+    return join(this.dirs.cache, 'steps', `${key}.upper.tar`);
+  }
+
+  /**
+   * Runs steps[from..] in a fresh instance whose writable layer starts as the kept result of
+   * steps[..from-1]; keeps the writable layer after each step (a tar of the overlay upper
+   * dir: whiteouts are device nodes, opaque dirs an xattr) so a later build can start there.
+   */
+  private async provision(
+    base: BaseImage,
+    steps: Provisioner[],
+    keys: string[],
+    from: number,
+  ): Promise<LayerInfo> {
+    const hostDir = join(this.dirs.instances, `${this.u.name}-build-${randomBytes(3).toString('hex')}`);
+    for (const [i, s] of steps.slice(0, from).entries())
+      this.step(s.label, i + 1, steps.length, 'cached', { message: `(key ${keys[i]!.slice(0, 12)})` });
+    if (from > 0) {
+      await mkdir(join(hostDir, 'upper'), { recursive: true });
+      await run('tar', [
+        ...UPPER_TAR,
+        '-xf',
+        this.snapshotFile(keys[from - 1]!),
+        '-C',
+        join(hostDir, 'upper'),
+      ]);
+    }
+    const inst = await this.boot(base.rootfs, 'build', hostDir);
     for (const [i, s] of steps.entries()) {
+      if (i < from) continue;
       this.checkAborted();
       if (this.o.debug && this.o.ask)
         await this.o.ask(
@@ -570,6 +623,7 @@ class UnitRun {
         try {
           await this.runStep(s, inst);
           this.step(s.label, i + 1, steps.length, 'ok', { durationMs: Date.now() - t0 });
+          if (i < steps.length - 1 && s.type !== 'breakpoint') await this.keepUpper(inst, keys[i]!);
           break;
         } catch (e) {
           this.checkAborted();
