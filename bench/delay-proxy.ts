@@ -35,7 +35,7 @@ export async function startDelayProxies(
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
   const ports = upstreamPorts.map((_, i) => basePort + i);
-  await Promise.all(
+  const started = Promise.all(
     upstreamPorts.map(
       (up, i) =>
         new Promise<void>((resolve, reject) => {
@@ -57,13 +57,20 @@ export async function startDelayProxies(
         }),
     ),
   );
-  return {
-    ports,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    },
+  const close = async (): Promise<void> => {
+    for (const s of sockets) s.destroy();
+    await Promise.all(
+      servers.filter((s) => s.listening).map((s) => new Promise<void>((r) => s.close(() => r()))),
+    );
   };
+  try {
+    await started;
+  } catch (e) {
+    // one port was taken: release the ones that did listen
+    await close();
+    throw e;
+  }
+  return { ports, close };
 }
 
 /**
