@@ -864,8 +864,8 @@ class UnitRun {
       const n = this.u.name;
       switch (pp.type) {
         case 'oci': {
+          // Written into (not over) the layout: several builds may add their tags to one.
           const dir = out(pp, `${n}.oci`);
-          await rm(dir, { recursive: true, force: true });
           await writeOciImage({
             layoutDir: dir,
             tag: image.tag,
