@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { HumanBuildReporter, JsonBuildReporter } from '../src/build/report.js';
@@ -221,18 +221,41 @@ function inspectText(t: BuildTemplate): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Reads one line from stdin (breakpoints, -debug); EOF continues. */
-function waitForEnter(prompt: string): Promise<void> {
-  process.stdout.write(`${prompt}\n`);
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin });
-    const done = () => {
-      rl.close();
-      resolve();
-    };
-    rl.once('line', done);
-    rl.once('close', resolve);
-  });
+/**
+ * Waits for Enter (breakpoints, -debug). One reader for the whole run: lines typed (or piped)
+ * ahead are kept for the next pause; after EOF every pause continues at once.
+ */
+class EnterKey {
+  private rl: Interface | undefined;
+  private ahead = 0;
+  private ended = false;
+  private readonly waiting: (() => void)[] = [];
+
+  wait = (prompt: string): Promise<void> => {
+    process.stdout.write(`${prompt}\n`);
+    if (!this.rl) {
+      this.rl = createInterface({ input: process.stdin });
+      this.rl.on('line', () => {
+        const w = this.waiting.shift();
+        if (w) w();
+        else this.ahead++;
+      });
+      this.rl.on('close', () => {
+        this.ended = true;
+        for (const w of this.waiting.splice(0)) w();
+      });
+    }
+    if (this.ahead > 0) {
+      this.ahead--;
+      return Promise.resolve();
+    }
+    if (this.ended) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  };
+
+  close(): void {
+    this.rl?.close();
+  }
 }
 
 /** `extra_arguments` of a playbook provisioner: the `drover playbook` flags that make sense here. */
@@ -351,6 +374,7 @@ async function runBuildCommand(templateFile: string, opts: BuildOptions): Promis
           Boolean(opts.color) || (Boolean(process.stdout.isTTY) && !process.env.NO_COLOR),
         );
   const instances = join(template.buildDir, 'instances');
+  const enter = new EnterKey();
   const { signal, dispose } = interruptible(async () => {
     await cleanupStale(instances).catch(() => undefined);
   });
@@ -366,11 +390,12 @@ async function runBuildCommand(templateFile: string, opts: BuildOptions): Promis
       reporter,
       playbook: runInstancePlaybook,
       signal,
-      ask: waitForEnter,
+      ask: enter.wait,
     });
     return r.exitCode;
   } finally {
     dispose();
+    enter.close();
     reporter.close();
   }
 }
