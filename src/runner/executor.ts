@@ -543,6 +543,18 @@ export class TaskExecutor {
         if (env || next.env) opts.env = { ...env, ...next.env };
         if (timeoutMs) opts.timeoutMs = timeoutMs;
         const r = await conn.run(next.script, opts);
+        if (r.timedOut) {
+          // Ansible's task timeout: the action is abandoned, whatever it did so far.
+          const secs = Math.round((timeoutMs ?? 0) / 1000);
+          const result: TaskResult = {
+            failed: true,
+            changed: false,
+            msg: `The ${task.actionAs.replace(/^ansible\.builtin\./, '')} action failed to execute in the expected time frame (${secs}) and was terminated`,
+          };
+          const out: TaskOutcome = { status: 'failed', result };
+          if (delegate) out.delegatedTo = delegate;
+          return out;
+        }
         next = await next.parse(r);
       }
     } catch (e) {
