@@ -151,6 +151,13 @@ export const FILE_SCENARIOS: Scenario[] = [
     expect: show('/srv/mode/m.txt'),
     contains: ['744'],
   },
+  {
+    id: 'copy src file into a directory (dest ends with /)',
+    module: 'copy',
+    args: { src: 'files/app.conf', dest: '/srv/intodir/' },
+    expect: show('/srv/intodir'),
+    contains: ['/srv/intodir/app.conf regular file 644'],
+  },
   // template
   {
     id: 'template',
@@ -210,6 +217,14 @@ export const FILE_SCENARIOS: Scenario[] = [
     contains: ['No such file'],
   },
   {
+    id: 'file absent (a file)',
+    module: 'file',
+    args: { path: '/srv/file/old.txt', state: 'absent' },
+    setup: 'mkdir -p /srv/file; echo old > /srv/file/old.txt',
+    expect: 'ls /srv/file/old.txt 2>&1 | sed "s/.*: //"',
+    contains: ['No such file or directory'],
+  },
+  {
     id: 'file recurse owner and X mode',
     module: 'file',
     args: { path: '/srv/rec', state: 'directory', recurse: true, owner: 'drover', mode: 'u=rwX,g=rX,o=' },
@@ -266,6 +281,14 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: conf('/srv/li/backrefs'),
     expect: show('/srv/li/backrefs'),
     contains: ['Port Port2200'],
+  },
+  {
+    id: 'lineinfile search_string',
+    module: 'lineinfile',
+    args: { path: '/srv/li/search', search_string: 'ServerName old', line: 'ServerName new.example' },
+    setup: conf('/srv/li/search'),
+    expect: show('/srv/li/search'),
+    contains: ['ServerName new.example'],
   },
   {
     id: 'lineinfile create',
@@ -344,6 +367,15 @@ export const FILE_SCENARIOS: Scenario[] = [
     setup: conf('/srv/rp/conf'),
     expect: show('/srv/rp/conf'),
     contains: ['#Port 92\n', 'Port 9222\n'],
+  },
+  {
+    id: 'replace without a match (ok)',
+    module: 'replace',
+    args: { path: '/srv/rp/none', regexp: '^Nothing here$', replace: 'x' },
+    setup: conf('/srv/rp/none'),
+    expect: show('/srv/rp/none'),
+    check: 'ok',
+    run: 'ok',
   },
   // ini_file
   {

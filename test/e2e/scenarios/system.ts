@@ -16,6 +16,7 @@ export const PAYLOAD = 'payload from the controller\n';
 const PAYLOAD_SHA256 = createHash('sha256').update(PAYLOAD).digest('hex');
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusKeyxxxxxxxxxxxxxxxxxxxxxxxxx corpus@test';
+const KEY2 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusKeyTwoxxxxxxxxxxxxxxxxxxxxxx corpus2@test';
 const HOSTKEY =
   'git.corpus.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverCorpusHostKeyxxxxxxxxxxxxxxxxx';
 
@@ -120,6 +121,22 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     contains: [`no-pty ${KEY}`],
   },
   {
+    id: 'authorized_key absent',
+    module: 'authorized_key',
+    args: { user: 'drover', key: KEY2, state: 'absent' },
+    setup: `mkdir -p -m 700 /home/drover/.ssh; echo '${KEY2}' >> /home/drover/.ssh/authorized_keys; chown -R drover: /home/drover/.ssh`,
+    expect: 'grep -c corpus2 /home/drover/.ssh/authorized_keys || true',
+    contains: ['0'],
+  },
+  {
+    id: 'group absent',
+    module: 'group',
+    args: { name: 'corpusold', state: 'absent' },
+    setup: 'groupadd -g 3405 corpusold',
+    expect: 'getent group corpusold || echo gone',
+    contains: ['gone'],
+  },
+  {
     id: 'cron file',
     module: 'cron',
     args: {
@@ -217,6 +234,14 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     contains: ['install ok installed 1.0'],
     diffGap:
       'drover installs a .deb with apt-get (dependencies in the same transaction), Ansible with dpkg -i: each diff is its own tool output',
+  },
+  {
+    id: 'apt absent (installed from a local .deb)',
+    module: 'apt',
+    args: { name: 'drover-gone-pkg', state: 'absent', purge: true },
+    setup: `${deb('drover-gone-pkg', '/srv/debs')}\ndpkg -i /srv/debs/drover-gone-pkg_1.0_all.deb >/dev/null`,
+    expect: `${dpkgStatus('drover-gone-pkg')} 2>&1 | sed 's/^dpkg-query: //'`,
+    contains: ['no packages found matching drover-gone-pkg'],
   },
   {
     id: 'apt name from a local file: repository',
