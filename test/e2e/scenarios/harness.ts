@@ -15,7 +15,7 @@
  *
  * Adding a scenario is one entry in a table (test/e2e/scenarios/*.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -251,6 +251,8 @@ export async function runScenarios(
         { env, timeoutMs },
       );
       timing(`drover ${extra.join(' ')}`);
+      if (!existsSync(jsonl))
+        throw new Error(`drover ${extra.join(' ')} wrote no JSON lines (exit ${raw.code}):\n${raw.stderr}`);
       const text = readFileSync(jsonl, 'utf8');
       if (process.env.DROVER_SCENARIO_DEBUG) {
         const slow = text
@@ -317,6 +319,16 @@ export async function runScenarios(
     ]);
 
     const problems: string[] = [];
+    // Every task ignores errors: both tools must end the run the same way (0 here).
+    for (const [name, d, a] of [
+      ['check', dChk, aChk],
+      ['run', dRun, aRun],
+    ] as const) {
+      if (d.raw.code !== a.raw.code)
+        problems.push(
+          `${name}: drover exited ${d.raw.code}, ansible-playbook ${a.raw.code}\n${d.raw.stderr}${a.raw.stderr}`,
+        );
+    }
     const show = (step: StepOut, id: string) => {
       const r = step.result.get(id);
       return r ? ` (${String(r.msg ?? '').slice(0, 300)})` : '';
