@@ -75,7 +75,11 @@ With --detailed-exitcode (for CI gates): 0 no changes, 2 changes, 1 failures or 
 }
 
 export /** Questions answered by lines of stdin (a terminal or a pipe); an ended stdin answers ''. */
-function lineReader(): ((question: string) => Promise<string>) & { close(): void } {
+function lineReader(): ((question: string) => Promise<string>) & {
+  close(): void;
+  pause(): void;
+  resume(): void;
+} {
   let rl: Interface | undefined;
   let ended = false;
   const lines: string[] = [];
@@ -99,7 +103,12 @@ function lineReader(): ((question: string) => Promise<string>) & { close(): void
     if (ended) return Promise.resolve('');
     return new Promise((resolve) => waiting.push(resolve));
   };
-  return Object.assign(ask, { close: () => rl?.close() });
+  return Object.assign(ask, {
+    close: () => rl?.close(),
+    // While another reader (a hidden prompt on /dev/tty) has the terminal, stdin must not read.
+    pause: () => rl?.pause(),
+    resume: () => rl?.resume(),
+  });
 }
 
 export function taskLoader(loadOpts: LoadOptions): TaskLoader {
@@ -222,7 +231,11 @@ async function runPlaybookCommand(files: string[], opts: PlaybookOptions): Promi
         signal,
         selected: (tags: string[]) => taskSelectedByTags(tags, sel),
         interactive: Boolean(process.stdin.isTTY),
-        prompt: (question, o) => (o.private ? promptHidden(question) : ask(question)),
+        prompt: (question, o) => {
+          if (!o.private) return ask(question);
+          ask.pause();
+          return promptHidden(question).finally(() => ask.resume());
+        },
         ...(step ? { step } : {}),
       });
       exit = outcome.exitCode;

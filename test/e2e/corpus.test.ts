@@ -8,6 +8,7 @@
  *
  * Hosts are reset between playbooks (a few ms) rather than booted anew.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -214,6 +215,60 @@ describe('drover playbook on the controller: status line, vars_prompt, --step, s
     await writeFile(pb, prompts('      default: dflt\n      private: false\n'));
     const dflt = await local(pb);
     expect(dflt.stdout).toContain('"msg": "hello dflt"');
+  });
+
+  it('vars_prompt on a terminal: default shown, private and confirmed answers, encrypt', async () => {
+    const pb = join(work, 'prompt-tty.yml');
+    await writeFile(
+      pb,
+      `- hosts: all
+  gather_facts: false
+  vars_prompt:
+    - {name: who, prompt: Who are you, default: nobody, private: false}
+    - {name: pw, prompt: Password, confirm: true}
+    - {name: hashed, prompt: Hash me, encrypt: sha512_crypt, salt_size: 8, default: x}
+  tasks:
+    - debug: {msg: "who={{ who }} pw={{ pw | length }}/{{ pw == 's3cret' }} hashed={{ hashed[:3] }}"}
+`,
+    );
+    const drover = join(repoRoot(), 'dist', 'cli', 'drover.js');
+    // Answers are typed when their question shows, as a person would.
+    const answers: [string, string][] = [
+      ['Who are you [nobody]: ', 'me'],
+      ['confirm Password: ', 's3cret'],
+      ['Password: ', 's3cret'],
+      ['Hash me [x]: ', 'hunter2'],
+    ];
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn('script', [
+        '-qfc',
+        `${process.execPath} ${drover} playbook -i localhost, -c local ${pb}`,
+        '/dev/null',
+      ]);
+      let text = '';
+      const asked = new Set<string>();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+        const tail = text.slice(text.lastIndexOf('\n') + 1);
+        for (const [q, a] of answers) {
+          const key = `${q}@${text.length - tail.length}`;
+          if (tail.endsWith(q) && !asked.has(key)) {
+            asked.add(key);
+            child.stdin.write(`${a}\n`);
+            break;
+          }
+        }
+      });
+      child.once('error', reject);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+    });
+    expect(out).toContain('Who are you [nobody]: me');
+    expect(out).not.toContain('s3cret'); // private answers are not echoed
+    expect(out).toContain('"msg": "who=me pw=6/True hashed=$6$"');
   });
 
   it('--step asks before each task: y runs it, n skips it, c runs the rest without asking', async () => {
