@@ -14,8 +14,14 @@ import { quote } from '../src/shell/quote.js';
 interface Recorded {
   port: number;
   command: string;
+  /** Order of the exec call among all recorded events. */
+  seq: number;
   stdin: Buffer[];
+  /** Order of each stdin write (a session frame is one write: frames keep their own order). */
+  writeSeq: number[];
 }
+
+let nextSeq = 0;
 
 const file = process.env.DROVER_BENCH_RECORD;
 const records: Recorded[] = [];
@@ -55,7 +61,9 @@ if (file) {
         (this as unknown as ClientInternals).config?.port ??
         0,
       command,
+      seq: nextSeq++,
       stdin: [],
+      writeSeq: [],
     };
     records.push(rec);
     const cbIndex = rest.findIndex((x) => typeof x === 'function');
@@ -67,6 +75,8 @@ if (file) {
         const keep = (chunk: unknown): void => {
           if (typeof chunk === 'string') rec.stdin.push(Buffer.from(chunk));
           else if (chunk instanceof Uint8Array) rec.stdin.push(Buffer.from(chunk));
+          else return;
+          rec.writeSeq.push(nextSeq++);
         };
         ch.write = ((chunk: unknown, ...a: unknown[]) => {
           keep(chunk);
@@ -82,24 +92,35 @@ if (file) {
     return original.call(this, command, ...rest);
   };
   process.on('exit', () => {
-    const byPort: Record<string, { command: string; stdin?: string }[]> = {};
+    type Step = { command: string; stdin?: string; seq: number };
+    const byPort: Record<string, Step[]> = {};
     for (const r of records) {
       const steps = byPort[String(r.port)] ?? [];
       byPort[String(r.port)] = steps;
-      const stdin = Buffer.concat(r.stdin);
       // The session driver's command reads frames; replay the framed scripts themselves, run
-      // by `sh` as the driver runs them (not by the login shell an exec channel would use).
+      // by `sh` as the driver runs them (not by the login shell an exec channel would use),
+      // in the order they were sent (the first run of a host goes on an exec channel while
+      // the session opens).
       if (r.command.includes('drover-session.XXXXXX')) {
-        for (const f of unpackFrames(stdin)) {
-          const command = `exec sh -c ${quote(f.command)}`;
-          steps.push(f.stdin.length ? { command, stdin: f.stdin.toString('base64') } : { command });
-        }
+        r.stdin.forEach((w, i) => {
+          for (const f of unpackFrames(w)) {
+            const command = `exec sh -c ${quote(f.command)}`;
+            const seq = r.writeSeq[i] ?? r.seq;
+            steps.push(
+              f.stdin.length ? { command, stdin: f.stdin.toString('base64'), seq } : { command, seq },
+            );
+          }
+        });
       } else {
-        steps.push(
-          stdin.length ? { command: r.command, stdin: stdin.toString('base64') } : { command: r.command },
-        );
+        const stdin = Buffer.concat(r.stdin);
+        const base = { command: r.command, seq: r.seq };
+        steps.push(stdin.length ? { ...base, stdin: stdin.toString('base64') } : base);
       }
     }
-    writeFileSync(file, JSON.stringify(byPort));
+    const out: Record<string, { command: string; stdin?: string }[]> = {};
+    for (const [port, steps] of Object.entries(byPort)) {
+      out[port] = steps.sort((a, b) => a.seq - b.seq).map(({ seq: _, ...step }) => step);
+    }
+    writeFileSync(file, JSON.stringify(out));
   });
 }
