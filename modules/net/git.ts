@@ -171,19 +171,37 @@ export function planGit(a: GitArgs, ctx: PlanContext): Step | TaskResult {
         res.diff = { prepared: `>> Newly checked out ${after}` };
         return res;
       }
-      if (before === after || ctx.check || a.bare) return res;
-      return gitDiffStep(a, before, after, res);
+      if (before === after || a.bare) return res;
+      return gitDiffStep(a, before, after, res, ctx);
     },
   };
 }
 
-/** A second round trip, only for `--diff` of an updated checkout: `git diff BEFORE AFTER`. */
-function gitDiffStep(a: GitArgs, before: string, after: string, res: TaskResult): Step {
+/**
+ * A second round trip, only for `--diff` of an updated checkout: `git diff BEFORE AFTER`.
+ * In check mode the new commit is not in the checkout yet: it is fetched into a scratch
+ * object directory (the checkout's objects as alternates) that is removed afterwards, so
+ * the checkout stays untouched (Ansible's check mode fetches into .git itself).
+ */
+const DIFF_BODY = `export GIT_TERMINAL_PROMPT=0
+[ -n "$ssh_cmd" ] && export GIT_SSH_COMMAND="$ssh_cmd"
+if [ -n "$CHECK" ]; then
+  objs=$(mktemp -d "$DR_TMP/.drover-git-objects.XXXXXX") || { d_emit rc 1; exit 0; }
+  trap 'rm -rf "$objs"' EXIT
+  export GIT_OBJECT_DIRECTORY="$objs" GIT_ALTERNATE_OBJECT_DIRECTORIES="$dest/.git/objects"
+  "$git" -C "$dest" -c gc.auto=0 -c maintenance.auto=false fetch -q --no-tags --no-write-fetch-head "$repo" "$after" >/dev/null 2>&1
+fi
+out=$("$git" -C "$dest" diff "$before" "$after" 2>&1); rc=$?
+d_emit rc "$rc"; d_emit out "$out"
+exit 0`;
+
+function gitDiffStep(a: GitArgs, before: string, after: string, res: TaskResult, ctx: PlanContext): Step {
   return {
     script: buildScript(
-      false,
-      { git: a.executable ?? 'git', dest: a.dest, before, after },
-      'out=$("$git" -C "$dest" diff "$before" "$after" 2>&1); rc=$?; d_emit rc "$rc"; d_emit out "$out"; exit 0',
+      ctx.check,
+      { git: a.executable ?? 'git', dest: a.dest, repo: a.repo, before, after, ssh_cmd: sshCommand(a) },
+      DIFF_BODY,
+      ctx.remoteTmp,
     ),
     parse(r: RunResult): TaskResult {
       const { report } = readAnswer(r, 'git');

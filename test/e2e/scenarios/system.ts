@@ -295,8 +295,6 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     setup: GIT_UPDATE,
     expect: 'cat /opt/corpus-update/f; git -C /opt/corpus-update log --format=%s',
     contains: ['two\n'],
-    checkDiffGap:
-      "drover's check mode writes nothing, so it cannot fetch the new commit to diff it (ansible-core's check mode fetches into .git)",
   },
   {
     id: 'get_url (controller HTTP server, checksum, mode)',
