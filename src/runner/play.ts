@@ -117,6 +117,8 @@ export class PlayRun {
     this.collectRoleNames(play);
   }
 
+  private playNameCache: string | undefined;
+
   /** ansible_play_role_names: roles of the play and import_role'd ones; grows with include_role. */
   readonly playRoleNames: string[] = [];
   /** ansible_role_names: those plus their dependencies. */
@@ -202,7 +204,7 @@ export class PlayRun {
       },
       ansible_play_hosts_all: this.playHosts,
       ansible_play_batch: this.batch,
-      ansible_play_name: this.playName(),
+      ansible_play_name: (this.playNameCache ??= this.playName()),
       ansible_play_role_names: this.playRoleNames,
       ansible_role_names: this.roleNames,
       playbook_dir: this.play.baseDir,
