@@ -143,8 +143,9 @@ Exit codes: 0 all builds finished; 1 a build failed; 4 the template is invalid (
     .description('check a template (YAML, variables, sources, provisioners, files, playbooks) and exit')
     .argument('<template>', 'build template (YAML)');
   addTemplateOptions(validate);
-  validate.action(async (template: string, opts: BuildOptions) => {
-    const t = loadTemplate(template, templateInput(opts));
+  // `build validate -var x=1`: the parent command parses flags after the subcommand too.
+  validate.action(async (template: string, _opts: BuildOptions, command: Command) => {
+    const t = loadTemplate(template, templateInput(command.optsWithGlobals<BuildOptions>()));
     await validatePlaybooks(t);
     process.stdout.write('The configuration is valid.\n');
   });
@@ -154,8 +155,10 @@ Exit codes: 0 all builds finished; 1 a build failed; 4 the template is invalid (
     .description('show the variables, sources, builds and steps of a template')
     .argument('<template>', 'build template (YAML)');
   addTemplateOptions(inspect);
-  inspect.action(async (template: string, opts: BuildOptions) => {
-    process.stdout.write(inspectText(loadTemplate(template, templateInput(opts))));
+  inspect.action(async (template: string, _opts: BuildOptions, command: Command) => {
+    process.stdout.write(
+      inspectText(loadTemplate(template, templateInput(command.optsWithGlobals<BuildOptions>()))),
+    );
   });
   for (const c of cmd.commands) c.exitOverride();
   return cmd;

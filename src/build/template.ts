@@ -596,6 +596,7 @@ class Validator {
       const y = loadYaml(t, vf);
       for (const pr of y.problems) this.p.add(pr.message, pr.pos);
       const fc = new Cursor(y.docs[0], y.nodes[0], y, { file: vf, line: 1, col: 1 });
+      if (fc.value === null || fc.value === undefined) continue; // an empty file sets nothing
       if (!isRecord(fc.value)) {
         if (y.problems.length === 0)
           this.p.add(`-var-file ${vf} must be a mapping of variable names to values`, fc.pos);

@@ -288,6 +288,31 @@ build:
     await expectNothingLeft(join(dir, 'b'));
   });
 
+  it('validate reports every problem with its location and exit code 4; inspect lists the steps', async () => {
+    const bad = await runDrover(['build', 'validate', 'test/fixtures/build/many-problems.yml'], { env });
+    expect(bad.code).toBe(4);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(
+      /^ERROR! 4 problems found:\n {2}- test\/fixtures\/build\/many-problems\.yml:7:5: unknown key 'varient'/,
+    );
+    const ok = await runDrover(['build', 'validate', '-var', 'suite=trixie', 'images/base.yml'], { env });
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toBe('The configuration is valid.\n');
+    const usage = await runDrover(['build', 'validate', '-var', 'suite=jessie', 'images/base.yml'], { env });
+    expect(usage.code).toBe(4);
+    expect(usage.stderr).toContain(
+      'images/base.yml:12:20: invalid value for variable suite: the image is tested on',
+    );
+    const inspect = await runDrover(['build', 'inspect', 'images/base.yml'], { env });
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toContain(
+      '  suite (string) = "bookworm"  [default]  Debian suite of the base rootfs',
+    );
+    expect(inspect.stdout).toMatch(
+      /provisioners:\n {6}shell: prepare sshd\n {6}playbook: playbook demo\.yml\n {6}shell: slim down\n/,
+    );
+  });
+
   it('a failing provisioner exits non-zero with its output and leaves no mounts, processes or temp dirs', async () => {
     const dir = join(work, 'fail');
     mkdirSync(dir, { recursive: true });

@@ -111,6 +111,21 @@ describe('build template validation', () => {
     expect(t.builds[0]!.sources[0]!.spec).toMatchObject({ include: ['a', 'b'] });
   });
 
+  it('takes -var-file values (YAML), accepts an empty file and names undeclared keys with their place', () => {
+    const t = loadTemplate(fixture('valid.yml'), {
+      env: {},
+      varFiles: ['/dev/null', fixture('vars/vars.yml')],
+    });
+    expect(t.variables.find((v) => v.name === 'suite')).toMatchObject({ value: 'trixie' });
+    expect(
+      problemsOf(fixture('valid.yml'), { env: {}, varFiles: [fixture('vars/typo.yml')] }),
+    ).toEqual([
+      "2:1 undefined variable 'suit' assigned in " +
+        fixture('vars/typo.yml') +
+        " | did you mean 'suite'?",
+    ]);
+  });
+
   it('reports -var problems: undeclared names with a suggestion, values of the wrong type', () => {
     const got = problemsOf(fixture('valid.yml'), { env: {}, vars: ['suit=trixie', 'port=many'] });
     expect(got).toEqual([
