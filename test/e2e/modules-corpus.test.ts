@@ -21,6 +21,7 @@ import {
   PAYLOAD,
   REBOOT_SCENARIOS,
   SYSTEM_SCENARIOS,
+  systemController,
 } from './scenarios/system.js';
 
 let fleet: Fleet;
@@ -102,7 +103,9 @@ describe.concurrent('modules on the fleet: check, run, rerun, --diff vs ansible-
   it(`system, packages, network, commands: ${SYSTEM_SCENARIOS.length + 1} scenarios`, async () => {
     const hosts = { d: fleet.hosts[2]!.name, a: fleet.hosts[3]!.name };
     try {
-      await runScenarios(fleet, hosts, [...SYSTEM_SCENARIOS, aptKeyScenario(...signingKey())]);
+      await runScenarios(fleet, hosts, [...SYSTEM_SCENARIOS, aptKeyScenario(...signingKey())], {
+        controller: systemController,
+      });
     } finally {
       await Promise.all([fleet.resetHost(hosts.d), fleet.resetHost(hosts.a)]);
     }

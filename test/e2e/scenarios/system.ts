@@ -7,6 +7,8 @@
  * process on 127.0.0.1 (HTTP_PORT, in this suite's port range 25100-25199).
  */
 import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TaskResult } from '../../../modules/types.js';
 import type { Scenario } from './harness.js';
 
@@ -333,6 +335,28 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
   },
   // commands: check mode runs nothing unless creates/removes decide
   {
+    id: 'ping',
+    module: 'ping',
+    args: {},
+    check: 'ok',
+    run: 'ok',
+  },
+  {
+    id: 'raw',
+    module: 'raw',
+    args: { _raw_params: 'touch /srv/raw-ran' },
+    expect: 'ls /srv/raw-ran',
+    check: 'skipped',
+    rerun: 'changed',
+  },
+  {
+    id: 'script with creates (a controller script)',
+    module: 'script',
+    args: { cmd: 'files/hello.sh corpus', creates: '/srv/script-ran' },
+    expect: 'cat /srv/script-ran',
+    contains: ['hello corpus'],
+  },
+  {
     id: 'command (no creates: skipped in check mode, changes on every run)',
     module: 'command',
     args: { cmd: 'touch /srv/cmd-plain' },
@@ -433,3 +457,10 @@ cat > /usr/local/bin/systemctl <<'EOF'\n${SYSTEMCTL}EOF\nchmod 755 /usr/local/bi
     result: (r) => check(r.rebooted === true && typeof r.elapsed === 'number', 'rebooted', r),
   },
 ];
+
+/** Controller-side files of the system suite: the script module's script. */
+export function systemController(work: string): void {
+  mkdirSync(join(work, 'files'), { recursive: true });
+  writeFileSync(join(work, 'files/hello.sh'), '#!/bin/sh\necho "hello $1" > /srv/script-ran\n');
+  chmodSync(join(work, 'files/hello.sh'), 0o755);
+}
