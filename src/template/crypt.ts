@@ -96,7 +96,8 @@ function shaCrypt(
     out += b64From24(0, A[31]!, A[30]!, 3);
   }
   const id = algo === 'sha512' ? '6' : '5';
-  const roundsPart = rounds === undefined ? '' : `rounds=${R}$`;
+  // 5000 is sha-crypt's implicit count: passlib (and glibc) leave it out of the hash.
+  const roundsPart = rounds === undefined || R === 5000 ? '' : `rounds=${R}$`;
   return `$${id}$${roundsPart}${S.toString('utf8')}$${out}`;
 }
 
