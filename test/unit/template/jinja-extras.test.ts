@@ -1,0 +1,63 @@
+/**
+ * Jinja that nunjucks lacks and Ansible playbooks use (src/template/engine.ts patches). The
+ * expected values are Jinja2's, as ansible-core 2.14 renders them (the same constructs are
+ * compared with ansible-playbook in test/e2e/corpus/filters.yml and templates/page.j2).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Templar } from '../../../src/template/templar.js';
+
+const t = new Templar();
+const vars = {
+  nums: [3, 1, 2, 3, 5],
+  pairs: [
+    ['a', 1],
+    ['b', 2],
+  ],
+  item: [{ name: 'n' }, 'k1'],
+  x: 'X',
+};
+const render = (src: string) => t.renderTemplateFile(src, vars, { path: '' });
+
+describe('Jinja beyond nunjucks', () => {
+  it('for ... if filters before loop.* counts', () => {
+    expect(
+      render('{% for n in nums if n is odd %}{{ loop.index }}/{{ loop.length }}:{{ n }} {% endfor %}'),
+    ).toBe('1/4:3 2/4:1 3/4:3 4/4:5 ');
+    expect(render('{% for k, v in pairs if v > 1 %}{{ k }}{{ v }}{% endfor %}')).toBe('b2');
+  });
+
+  it('loop.previtem, loop.nextitem, loop.cycle', () => {
+    expect(
+      render(
+        "{% for n in [1, 2, 3] %}{{ loop.previtem | default('-') }}{{ n }}{{ loop.nextitem | default('-') }}{{ loop.cycle('a', 'b') }} {% endfor %}",
+      ),
+    ).toBe('-12a 123b 23-a ');
+  });
+
+  it('integer attributes and tests with a bare argument', () => {
+    expect(t.template('{{ item.0.name }}-{{ item.1 }}', vars)).toBe('n-k1');
+    expect(t.template('{{ [3 is in nums, 4 is in nums, 9 is divisibleby 3, 1.5 + 1] }}', vars)).toEqual([
+      true,
+      false,
+      true,
+      2.5,
+    ]);
+  });
+
+  it('trim_blocks after comments and endraw; a single trailing newline dropped before rendering', () => {
+    expect(render('{# c #}\na{% raw %}{{ x }}{% endraw %}\nb')).toBe('a{{ x }}b');
+    expect(t.template("{{ {'a': [1]} | to_json }}\n", vars)).toBe('{"a": [1]}\n');
+    expect(t.template("{{ {'a': [1]} }}\n", vars)).toEqual({ a: [1] });
+  });
+
+  it('include and import relative to the template file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-jinja-'));
+    writeFileSync(join(dir, 'macros.j2'), '{% macro kv(k, v) -%}\n{{ k }}={{ v }}\n{%- endmacro %}\n');
+    writeFileSync(join(dir, 'part.j2'), 'part {{ x }}\n');
+    const main = "{% import 'macros.j2' as m %}{{ m.kv('a', 1) }}|{% include 'part.j2' %}|end\n";
+    expect(t.renderTemplateFile(main, vars, { path: join(dir, 'main.j2') })).toBe('a=1|part X|end\n');
+  });
+});
