@@ -180,6 +180,7 @@ export class PlayRun {
   }
 
   private magicVars(host: string): Record<string, unknown> {
+    this.playNameCache ??= this.playName();
     const inv = this.shared.inventory;
     const { playHosts, shared } = this;
     // `groups` and `ansible_play_hosts` cost O(hosts) each, for every task on every host
@@ -204,7 +205,7 @@ export class PlayRun {
       },
       ansible_play_hosts_all: this.playHosts,
       ansible_play_batch: this.batch,
-      ansible_play_name: (this.playNameCache ??= this.playName()),
+      ansible_play_name: this.playNameCache,
       ansible_play_role_names: this.playRoleNames,
       ansible_role_names: this.roleNames,
       playbook_dir: this.play.baseDir,
