@@ -118,7 +118,22 @@ if [ -n "$deb" ]; then
   if [ "$st" != "install ok installed|$dver" ] || [ -n "$force" ]; then
     case "$debfile" in /*) dpath=$debfile;; *) dpath=./$debfile;; esac
     eval "set -- $common"
-    d_changed; apt_run "Unable to install package" "$@" install "$dpath"
+    d_changed
+    # As Ansible: missing dependencies through apt, then dpkg -i (--simulate in check mode),
+    # so the output (and the --diff) is dpkg's.
+    sim=$(apt-get -s $NOCACHE "$@" install "$dpath" 2>&1 </dev/null) || d_fail "Unable to install package: $sim"
+    deps=$(printf '%s\n' "$sim" | P="$dpkg" awk '$1=="Inst" && $2!=ENVIRON["P"] {print $2}')
+    if [ -n "$deps" ]; then
+      set -f; apt_run "Unable to install the dependencies of $dpkg" "$@" install $deps; set +f
+    fi
+    eval "set -- $dpkg_opts"
+    # dpkg logs even a simulation: not in check mode, which writes nothing
+    [ -n "$CHECK" ] && set -- "$@" --simulate --log=/dev/null
+    [ -n "$force" ] && set -- "$@" --force-all
+    o=$(dpkg "$@" -i "$debfile" 2>&1 </dev/null); r=$?
+    aptout="$aptout$o
+"
+    if [ $r -ne 0 ]; then d_emit stdout "$aptout"; d_set rc $r; d_fail "dpkg $* -i $debfile failed: $o"; fi
   fi
   [ "$debfile" != "$deb" ] && rm -f "$debfile"
 fi
@@ -217,6 +232,12 @@ export function planApt(a: AptArgs, ctx: PlanContext): Step | TaskResult {
       purge: a.purge ? '1' : '',
       common: quoteArgs(aptOptions(a)),
       force: a.force ? '1' : '',
+      dpkg_opts: quoteArgs(
+        a.dpkg_options
+          .split(',')
+          .filter((o) => o.trim() !== '')
+          .map((o) => `--${o.trim()}`),
+      ),
       upgrade,
       autoremove: a.autoremove ? '1' : '',
       autoclean: a.autoclean ? '1' : '',

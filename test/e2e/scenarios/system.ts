@@ -234,8 +234,6 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     setup: deb('drover-deb-pkg', '/srv/debs'),
     expect: `${dpkgStatus('drover-deb-pkg')}; cat /usr/share/drover-deb-pkg/README`,
     contains: ['install ok installed 1.0'],
-    diffGap:
-      'drover installs a .deb with apt-get (dependencies in the same transaction), Ansible with dpkg -i: each diff is its own tool output',
   },
   {
     id: 'apt absent (installed from a local .deb)',

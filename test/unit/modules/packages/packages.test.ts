@@ -85,7 +85,8 @@ describe('apt (real apt/dpkg, changing nothing)', () => {
     const r = await runModule(apt, { deb: s.path('t.deb') }, { check: true });
     expect(r.result.failed, String(r.result.msg)).toBeFalsy();
     expect(r.result.changed).toBe(true);
-    expect(String(r.result.stdout)).toMatch(/Inst drover-test-deb /);
+    // dpkg --simulate -i, as Ansible: its output is the result (and the --diff)
+    expect(String(r.result.stdout)).toMatch(/Selecting previously unselected package drover-test-deb/);
     expect(dpkgStatus('drover-test-deb')).toBe('');
     const missing = await runModule(apt, { deb: s.path('nope.deb') }, { check: true });
     expect(missing.result).toMatchObject({ failed: true });
