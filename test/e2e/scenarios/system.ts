@@ -150,9 +150,9 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     },
     expect: 'cat /etc/cron.d/corpus',
     contains: ['#Ansible: corpus job\n*/5 * * * * root echo "$HOME" > /dev/null'],
-    // ansible-core's cron module needs the `crontab` binary even for cron_file; this machine
-    // has no cron installed (test/oracle/modules-system.test.ts compares cron with a stand-in).
-    noOracle: 'ansible-core cron requires crontab, not installed here',
+    // ansible-core's cron module wants a `crontab` binary even for cron_file (it never runs it
+    // then); cron is not installed here, so a no-op stand-in satisfies the lookup on both hosts.
+    setup: "printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/crontab; chmod 755 /usr/local/bin/crontab",
   },
   {
     id: 'hostname',
