@@ -103,6 +103,9 @@ async function controllerFilesOf(dir: string): Promise<string> {
   return parts.join('\n');
 }
 
+/** roles.yml uses a role found only through roles_path (ANSIBLE_ROLES_PATH, read by both). */
+const ROLES_PATH = join(CORPUS, 'shared-roles');
+
 async function run(side: Side, c: Case): Promise<RunResult> {
   const args = [join(CORPUS, c.playbook), '-e', `ctl=${side.ctl}`, ...(c.args ?? [])];
   if (side.name === 'ansible') {
@@ -110,11 +113,16 @@ async function run(side: Side, c: Case): Promise<RunResult> {
     return runCommand('ansible-playbook', ['-i', side.inventory, ...args], {
       // Retries: on a loaded machine OpenSSH's ControlMaster sometimes drops a session
       // ("Data could not be sent"), which would fail the oracle, not drover.
-      env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, ANSIBLE_NOCOLOR: '1', ANSIBLE_SSH_RETRIES: '3' },
+      env: {
+        ANSIBLE_CONFIG: fleet.ansibleCfgFile,
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_SSH_RETRIES: '3',
+        ANSIBLE_ROLES_PATH: ROLES_PATH,
+      },
     });
   }
   return runDrover(['playbook', '-i', side.inventory, ...args], {
-    env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1' },
+    env: { ANSIBLE_CONFIG: fleet.ansibleCfgFile, NO_COLOR: '1', ANSIBLE_ROLES_PATH: ROLES_PATH },
   });
 }
 
