@@ -404,8 +404,9 @@ export class PlayRun {
         const s = this.shared.hostState(h);
         return s.failed || s.unreachable;
       });
+      // A batch that failed entirely ends the playbook, silently (Ansible's linear strategy
+      // prints NO MORE HOSTS LEFT only when a failure policy ended the play: see below).
       if (failedInBatch.length === this.batch.length) {
-        this.emit({ type: 'play.no_hosts', play: playRef, reason: 'no more hosts left', time: Date.now() });
         this.abortedAll = true;
         break;
       }
@@ -857,6 +858,7 @@ export class PlayRun {
       if (failedNow.some((w) => w.host.failed)) {
         this.endPlay = true;
         this.abortedAll = true;
+        this.noMoreHosts(1);
       }
     }
     const mfp = this.play.max_fail_percentage;
@@ -865,11 +867,20 @@ export class PlayRun {
         const s = this.shared.hostState(h);
         return s.failed || s.unreachable;
       }).length;
-      if ((failedInBatch / this.batch.length) * 100 > Number(mfp)) {
+      if ((failedInBatch / this.batch.length) * 100 > Number(mfp) && !this.endPlay) {
         this.endPlay = true;
         this.abortedAll = true;
+        // Ansible's linear strategy announces it twice here (the percentage check, then the
+        // all-hosts-failed check, once every host is marked failed).
+        this.noMoreHosts(2);
       }
     }
+  }
+
+  private noMoreHosts(times: number): void {
+    const play: PlayRef = { id: this.play.id, name: this.playName(), pos: this.play.pos };
+    for (let i = 0; i < times; i++)
+      this.emit({ type: 'play.no_hosts', play, reason: 'no more hosts left', time: Date.now() });
   }
 
   // ---- meta and handlers --------------------------------------------------
