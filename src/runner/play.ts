@@ -391,6 +391,7 @@ export class PlayRun {
 
   async run(batches: string[][]): Promise<void> {
     const playRef: PlayRef = { id: this.play.id, name: this.playName(), pos: this.play.pos };
+    let first = true;
     for (const batch of batches) {
       if (this.endPlay || this.shared.interrupted()) break;
       this.batch = batch.filter((h) => {
@@ -399,6 +400,9 @@ export class PlayRun {
       });
       for (const h of this.batch) this.shared.hostState(h).ended = false;
       if (this.batch.length === 0) continue;
+      // ansible-playbook announces the play again for each serial batch.
+      if (!first) this.emit({ type: 'play.start', play: playRef, hosts: this.batch, time: Date.now() });
+      first = false;
       await this.runBatch(playRef);
       const failedInBatch = this.batch.filter((h) => {
         const s = this.shared.hostState(h);
@@ -457,6 +461,8 @@ export class PlayRun {
   }
 
   private synthetics = new Map<string, TaskNode>();
+  /** The play's own tasks (fact gathering, the flush at each section's end): no banner for metas. */
+  private readonly implicitTasks = new Set<TaskNode>();
 
   private synthetic(name: string, action: string, args: Record<string, unknown>): TaskNode {
     const key = `${name}\0${this.syntheticSeq}`;
@@ -476,6 +482,7 @@ export class PlayRun {
     if (action === 'setup' && this.play.gather_subset !== undefined)
       t.args = { gather_subset: this.play.gather_subset };
     this.synthetics.set(key, t);
+    this.implicitTasks.add(t);
     return t;
   }
 
@@ -899,12 +906,22 @@ export class PlayRun {
     });
     const what = String(task.args._raw_params ?? task.args.free_form ?? '').trim();
     const skipped = live.filter((w) => !conditional.includes(w));
-    if (skipped.length > 0) {
-      // A meta task whose `when` is false is reported as skipped, as in Ansible.
-      const ref = taskRef(task, this.taskName(task, skipped[0]!));
-      this.emit({ type: 'task.start', task: ref, hosts: skipped.map((w) => w.host.name), time: Date.now() });
-      // Printed as skipping, but Ansible's stats never see meta results: no count.
-      for (const w of skipped) {
+    if (!this.implicitTasks.has(task)) {
+      // ansible-playbook 2.14 prints a task banner per _execute_meta call: once per host for
+      // the metas it runs host by host, once for the others; a host whose `when` is false
+      // gets a skipping line (printed, never counted in the stats).
+      const perHost = [
+        'noop',
+        'flush_handlers',
+        'end_host',
+        'reset_connection',
+        'role_complete',
+        '',
+      ].includes(what);
+      const ref = taskRef(task, this.taskName(task, live[0]!));
+      for (const w of perHost ? live : live.slice(0, 1)) {
+        this.emit({ type: 'task.start', task: ref, hosts: [w.host.name], time: Date.now() });
+        if (!skipped.includes(w)) continue;
         const result = { changed: false, skipped: true, skip_reason: 'Conditional result was False' };
         this.emit({
           type: 'host.result',
@@ -915,8 +932,13 @@ export class PlayRun {
           durationMs: 0,
           time: Date.now(),
         });
-        results.set(w.host.name, { status: 'skipped', result });
       }
+    }
+    for (const w of skipped) {
+      results.set(w.host.name, {
+        status: 'skipped',
+        result: { changed: false, skipped: true, skip_reason: 'Conditional result was False' },
+      });
     }
     await this.applyMeta(what, conditional);
     for (const w of conditional) results.set(w.host.name, { status: 'ok', result: { changed: false } });
@@ -925,9 +947,22 @@ export class PlayRun {
 
   private async applyMeta(what: string, hosts: Waiter[]): Promise<void> {
     switch (what) {
-      case 'flush_handlers':
-        await this.flushHandlers(hosts.map((w) => w.host));
+      case 'flush_handlers': {
+        // Forced handlers: hosts that failed earlier join the flush (same handler runs).
+        const failed = this.forcingHandlers()
+          ? this.batch
+              .map((h) => this.shared.hostState(h))
+              .filter(
+                (h) => h.failed && !h.unreachable && h.notified.size > 0 && !hosts.some((w) => w.host === h),
+              )
+          : [];
+        const order = new Map(this.batch.map((h, i) => [h, i]));
+        const all = [...hosts.map((w) => w.host), ...failed].sort(
+          (a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0),
+        );
+        await this.flushHandlers(all);
         return;
+      }
       case 'end_play':
         this.endPlay = true;
         return;
