@@ -495,6 +495,15 @@ export const FILE_SCENARIOS: Scenario[] = [
     expect: show('/srv/ua/xz'),
   },
   {
+    id: 'unarchive tar.gz with owner and mode',
+    module: 'unarchive',
+    args: { src: 'files/pkg.tar.gz', dest: '/srv/ua/own', owner: 'drover', mode: 'u=rwX,g=rX,o=' },
+    setup: 'mkdir -p /srv/ua/own',
+    expect: show('/srv/ua/own'),
+    contains: ['/srv/ua/own/pkg/README regular file 640 drover:root'],
+    ansibleCheck: 'skipped',
+  },
+  {
     id: 'unarchive creates (exists: nothing to do)',
     module: 'unarchive',
     args: { src: 'files/pkg.tar.gz', dest: '/srv/ua/cr', creates: '/srv/ua/cr/marker' },

@@ -310,6 +310,14 @@ export const SYSTEM_SCENARIOS: Scenario[] = [
     contains: ['640', PAYLOAD],
   },
   {
+    id: 'get_url into a directory',
+    module: 'get_url',
+    args: { url: `${URL}/payload.txt`, dest: '/srv/dldir/' },
+    setup: 'mkdir -p /srv/dldir',
+    expect: 'ls /srv/dldir; cat /srv/dldir/payload.txt',
+    contains: [`payload.txt\n${PAYLOAD}`],
+  },
+  {
     id: 'uri GET json (no check mode, as Ansible)',
     module: 'uri',
     args: { url: `${URL}/api.json`, return_content: true, follow_redirects: false },
