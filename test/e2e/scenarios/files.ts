@@ -158,6 +158,14 @@ export const FILE_SCENARIOS: Scenario[] = [
     expect: show('/srv/intodir'),
     contains: ['/srv/intodir/app.conf regular file 644'],
   },
+  {
+    id: 'copy with become_user drover',
+    module: 'copy',
+    args: { content: 'mine\n', dest: '/home/drover/become.txt', mode: '0600' },
+    keywords: { become: true, become_user: 'drover' },
+    expect: show('/home/drover/become.txt'),
+    contains: ['600 drover:drover'],
+  },
   // template
   {
     id: 'template',
