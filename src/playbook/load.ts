@@ -176,6 +176,35 @@ export class PlaybookLoader {
     this.problems.add(message, pos, hint);
   }
 
+  /** copy/template sources missing on the controller, decided once the whole playbook is read. */
+  private readonly missingControllerFiles: { message: string; pos: SourcePos; hint: string }[] = [];
+  /**
+   * Some task may write files on the controller (fetch, a task delegated to or running on
+   * localhost, a templated delegate_to): a source missing now may exist when its task runs.
+   */
+  private controllerMayWrite = false;
+
+  private noteControllerWriter(action: string, keywords: Record<string, unknown>): void {
+    const d = keywords.delegate_to;
+    const local = (v: unknown): boolean =>
+      typeof v === 'string' && (isTemplated(v) || ['localhost', '127.0.0.1', '::1'].includes(v.trim()));
+    if (action === 'fetch' || local(d) || keywords.connection === 'local') this.controllerMayWrite = true;
+  }
+
+  /**
+   * A missing copy/template source fails its task for sure unless an earlier task can make it:
+   * an error when nothing in the playbook writes on the controller, a warning otherwise.
+   * Called once the whole playbook (imports and roles included) is loaded.
+   */
+  reportMissingControllerFiles(): void {
+    for (const m of this.missingControllerFiles) {
+      if (this.controllerMayWrite) {
+        this.problems.warn(`${m.message}; the task fails unless an earlier task creates it`, m.pos);
+      } else this.add(m.message, m.pos, m.hint);
+    }
+    this.missingControllerFiles.length = 0;
+  }
+
   // ---------------------------------------------------------------- files
 
   /** Parse a YAML file once; problems (missing file, bad YAML) are reported once. */
@@ -450,11 +479,11 @@ export class PlaybookLoader {
     const dirs = [...(scope.origin.role ? [scope.origin.role.path] : []), scope.origin.baseDir, this.baseDir];
     const candidates = [...new Set(dirs)].flatMap((d) => [join(d, kind, src), join(d, src)]);
     if (candidates.some((c) => existsSync(c))) return;
-    this.add(
-      `${action}: could not find or access '${src}' on the controller`,
-      srcPos(child(argsSrc, 'src')),
-      `looked in: ${candidates.join(', ')}`,
-    );
+    this.missingControllerFiles.push({
+      message: `${action}: could not find or access '${src}' on the controller`,
+      pos: srcPos(child(argsSrc, 'src')),
+      hint: `looked in: ${candidates.join(', ')}`,
+    });
   }
 
   /** Every templated string in module arguments, checked for unknown filters and tests. */
@@ -769,6 +798,10 @@ export class PlaybookLoader {
     const baseDir = dirname(file);
     this.baseDir = baseDir;
     const own = this.ownKeywords(s, 'Play');
+    const hostsList = Array.isArray(obj.hosts) ? obj.hosts : String(obj.hosts ?? '').split(/[,:]/);
+    if (hostsList.some((h) => ['localhost', '127.0.0.1'].includes(String(h).trim())))
+      this.controllerMayWrite = true;
+    this.noteControllerWriter('', own.keywords as Record<string, unknown>);
     const handlers: PlayNode[] = [];
     const staticVars = { ...(own.keywords.vars ?? {}), ...(this.opts.extraVars ?? {}) };
     const scope: Scope = {
@@ -1241,6 +1274,7 @@ export class PlaybookLoader {
     if (delegateLocal) own.keywords.delegate_to = 'localhost';
     if (shapeOk) this.validateTaskArgs(written, resolved, args, argsSrc, scope, own);
     this.checkArgNames(args, srcPos(argsSrc), resolved.name);
+    this.noteControllerWriter(resolved.name, own.keywords as Record<string, unknown>);
     this.checkControllerFile(resolved.name, args, argsSrc, scope);
 
     if (resolved.name === 'import_tasks') return this.importTasks(s, args, argsSrc, scope, own, loopSet);
@@ -1820,6 +1854,7 @@ export function checkPlaybook(file: string, opts: LoadOptions = {}): CheckResult
   playbookLoads += 1;
   if (playbookLoads > 1) loader.idPrefix = `b${playbookLoads}.`;
   const plays = loader.loadPlaybookFile(abs, undefined, []);
+  loader.reportMissingControllerFiles();
   return { playbook: { file: abs, plays }, problems: loader.problems.items };
 }
 

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, type Problem, ValidationError } from '../../../src/errors.js';
@@ -294,6 +295,37 @@ describe('bad playbooks: one clear error each, with file:line:col', () => {
       },
     ]);
     expect(() => loadPlaybook(join(DIR, 'duplicate-key.yml'))).not.toThrow();
+  });
+});
+
+describe('a copy/template source missing on the controller', () => {
+  const play = (tasks: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-src-'));
+    writeFileSync(join(dir, 'site.yml'), `- hosts: all\n  tasks:\n${tasks}`);
+    return join(dir, 'site.yml');
+  };
+  const copyMissing = '    - copy: { src: fetched/motd, dest: /etc/motd }\n';
+
+  it('is an error when no task can write on the controller', () => {
+    const r = checkPlaybook(play(copyMissing));
+    expect(r.problems.map((p) => [p.severity, p.message])).toEqual([
+      ['error', "copy: could not find or access 'fetched/motd' on the controller"],
+    ]);
+  });
+
+  it.each([
+    ['fetch', '    - fetch: { src: /etc/motd, dest: fetched/motd, flat: true }\n'],
+    ['delegate_to: localhost', '    - command: touch x\n      delegate_to: localhost\n'],
+    ['local_action', '    - local_action: command touch x\n'],
+    ['a templated delegate_to', '    - command: touch x\n      delegate_to: "{{ builder }}"\n'],
+  ])('is a warning when a task may create it (%s): Ansible fails it only when it runs', (_, writer) => {
+    const r = checkPlaybook(play(writer + copyMissing));
+    expect(r.problems.map((p) => [p.severity, p.message])).toEqual([
+      [
+        'warning',
+        "copy: could not find or access 'fetched/motd' on the controller; the task fails unless an earlier task creates it",
+      ],
+    ]);
   });
 });
 
