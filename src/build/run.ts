@@ -32,6 +32,7 @@ import { cleanupStale } from '../machine/cleanup.js';
 import { envAssignments } from '../shell/quote.js';
 import { Templar } from '../template/templar.js';
 import { streamScript } from '../transport/nsexec.js';
+import { acquirePidLock, LockHeldError } from '../util/pid-lock.js';
 import { type Instance, startInstance, stopInstance } from './instance.js';
 import type { BuildEvent, BuildReporter, StepStatus } from './report.js';
 import {
@@ -191,30 +192,19 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await rename(`${path}.tmp`, path);
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat): a recycled pid has another. */
-async function startTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** Takes the build dir's lock: two builds in one dir would clean up each other's instances. */
 async function lockBuildDir(buildDir: string): Promise<() => Promise<void>> {
-  const file = join(buildDir, 'lock');
   await mkdir(buildDir, { recursive: true });
-  const [pidText, started] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
-  const pid = Number(pidText);
-  if (pid && pid !== process.pid && started !== undefined && (await startTime(pid)) === started) {
+  try {
+    const lock = await acquirePidLock(join(buildDir, 'lock'), { timeoutMs: 0 });
+    return () => lock.release();
+  } catch (err) {
+    if (!(err instanceof LockHeldError)) throw err;
     throw new ControllerError(
-      `another build (pid ${pid}) is running in ${buildDir}`,
+      `another build (pid ${err.holder}) is running in ${buildDir}`,
       'wait for it, or use another build dir (-build-dir)',
     );
   }
-  await writeFile(file, `${process.pid} ${await startTime(process.pid)}\n`);
-  return () => rm(file, { force: true });
 }
 
 export async function runBuilds(o: RunBuildsOptions): Promise<RunBuildsResult> {

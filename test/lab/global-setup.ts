@@ -6,9 +6,9 @@ import { cleanupStale } from '../../src/machine/cleanup.js';
 import { MachineError } from '../../src/machine/host.js';
 import { isUnder } from '../../src/machine/processes.js';
 import { statePath } from '../../src/machine/state.js';
+import { acquirePidLock } from '../../src/util/pid-lock.js';
 import { type Fleet, LAB_DIR_ENV, openFleet, startFleet } from './fleet.js';
 import { repoRoot } from './repo-root.js';
-import { acquireRunLock } from './run-lock.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -45,7 +45,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const dir = join(repoRoot(), '.lab', 'e2e');
   await mkdir(dirname(dir), { recursive: true });
-  const lock = await acquireRunLock(`${dir}.lock`, {
+  const lock = await acquirePidLock(`${dir}.lock`, {
     onWait: (pid) => console.log(`lab: waiting for the e2e fleet, in use by another test run (pid ${pid})`),
   });
   let fleet: Fleet;

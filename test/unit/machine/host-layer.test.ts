@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUnder } from '../../../src/machine/processes.js';
+import { acquirePidLock } from '../../../src/util/pid-lock.js';
 import { freeId, withEntries } from '../../lab/host-layer.js';
-import { acquireRunLock } from '../../lab/run-lock.js';
 
 describe('fleet user tables', () => {
   it('freeId skips ids used in any table', () => {
@@ -35,10 +35,10 @@ describe('run lock', () => {
     const dir = await mkdtemp(join(tmpdir(), 'drover-lock-'));
     const file = join(dir, 'lock');
     try {
-      const first = await acquireRunLock(file);
+      const first = await acquirePidLock(file);
       let waitedFor = 0;
       await expect(
-        acquireRunLock(file, {
+        acquirePidLock(file, {
           timeoutMs: 300,
           onWait: (pid) => {
             waitedFor = pid;
@@ -47,11 +47,11 @@ describe('run lock', () => {
       ).rejects.toThrow(/held by pid/);
       expect(waitedFor).toBe(process.pid);
       await first.release();
-      const second = await acquireRunLock(file, { timeoutMs: 300 });
+      const second = await acquirePidLock(file, { timeoutMs: 300 });
       await second.release();
       // pid 1's start time never matches this bogus one: a dead holder.
       await writeFile(file, '1 0\n');
-      const third = await acquireRunLock(file, { timeoutMs: 300 });
+      const third = await acquirePidLock(file, { timeoutMs: 300 });
       expect((await readFile(file, 'utf8')).split(' ')[0]).toBe(String(process.pid));
       await third.release();
     } finally {

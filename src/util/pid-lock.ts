@@ -3,10 +3,22 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * An exclusive lock held by a live process, recorded as "pid starttime" in a file. Several
- * engineers share this machine: a second e2e run must wait for the first, not tear its
- * fleet down. A lock whose holder died (even by kill -9) is taken over.
+ * An exclusive lock held by a live process, recorded as "pid starttime" in a file (created
+ * with O_EXCL, so two takers never both win). A lock whose holder died (even by kill -9) is
+ * taken over; a recycled pid has another start time, so it does not count as the holder.
+ * Used by the e2e fleet (a second test run waits for the first instead of tearing its fleet
+ * down) and by image builds (two builds in one build dir would clean up each other).
  */
+
+export class LockHeldError extends Error {
+  constructor(
+    readonly file: string,
+    readonly holder: number,
+  ) {
+    super(`${file} is held by pid ${holder}`);
+    this.name = 'LockHeldError';
+  }
+}
 
 async function startTime(pid: number): Promise<string | undefined> {
   try {
@@ -31,16 +43,20 @@ async function holderAlive(file: string): Promise<number | undefined> {
   return now !== undefined && now === start ? pid : undefined;
 }
 
-export interface RunLock {
+export interface PidLock {
   release(): Promise<void>;
   /** For exit hooks, which cannot wait. */
   releaseSync(): void;
 }
 
-export async function acquireRunLock(
+/**
+ * Takes the lock, waiting up to `timeoutMs` (default 15 min; 0 = do not wait) for a live
+ * holder; throws LockHeldError naming it after that.
+ */
+export async function acquirePidLock(
   file: string,
   opts: { timeoutMs?: number; onWait?: (holder: number) => void } = {},
-): Promise<RunLock> {
+): Promise<PidLock> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
   const me = `${process.pid} ${await startTime(process.pid)}\n`;
   let told = false;
@@ -70,9 +86,7 @@ export async function acquireRunLock(
       await rm(file, { force: true });
       continue;
     }
-    if (Date.now() > deadline) {
-      throw new Error(`${file} is held by pid ${holder} (another test run); gave up waiting`);
-    }
+    if (Date.now() >= deadline) throw new LockHeldError(file, holder);
     if (!told) {
       opts.onWait?.(holder);
       told = true;
