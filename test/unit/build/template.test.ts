@@ -117,12 +117,8 @@ describe('build template validation', () => {
       varFiles: ['/dev/null', fixture('vars/vars.yml')],
     });
     expect(t.variables.find((v) => v.name === 'suite')).toMatchObject({ value: 'trixie' });
-    expect(
-      problemsOf(fixture('valid.yml'), { env: {}, varFiles: [fixture('vars/typo.yml')] }),
-    ).toEqual([
-      "2:1 undefined variable 'suit' assigned in " +
-        fixture('vars/typo.yml') +
-        " | did you mean 'suite'?",
+    expect(problemsOf(fixture('valid.yml'), { env: {}, varFiles: [fixture('vars/typo.yml')] })).toEqual([
+      "2:1 undefined variable 'suit' assigned in " + fixture('vars/typo.yml') + " | did you mean 'suite'?",
     ]);
   });
 
