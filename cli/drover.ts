@@ -6,14 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DroverError, ExitCode, formatProblem, ValidationError } from '../src/errors.js';
-import { buildCommand } from './build.js';
-import { execCommand } from './exec.js';
-import { infraCommand } from './infra.js';
-import { inventoryCommand } from './inventory.js';
-import { lintCommand } from './lint.js';
 import { maskForDisplay } from './outputs.js';
-import { playbookCommand } from './playbook.js';
-import { vaultCommand } from './vault.js';
 
 function version(): string {
   try {
@@ -51,7 +44,22 @@ function printError(e: unknown): number {
   return ExitCode.internal;
 }
 
-export function buildProgram(): Command {
+/**
+ * Sub-commands, loaded on demand: a run loads only the one it names (the image builder and
+ * the infra engine are a noticeable share of start-up, which every task pays once per run).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  playbook: async () => (await import('./playbook.js')).playbookCommand(),
+  exec: async () => (await import('./exec.js')).execCommand(),
+  inventory: async () => (await import('./inventory.js')).inventoryCommand(),
+  vault: async () => (await import('./vault.js')).vaultCommand(),
+  lint: async () => (await import('./lint.js')).lintCommand(),
+  build: async () => (await import('./build.js')).buildCommand(),
+  infra: async () => (await import('./infra.js')).infraCommand(),
+};
+
+/** The program with `only` registered, or every sub-command (help, a typo, no command). */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('drover')
     .version(version(), '--version')
     .description(
@@ -59,13 +67,8 @@ export function buildProgram(): Command {
     )
     .showSuggestionAfterError(true)
     .exitOverride();
-  program.addCommand(playbookCommand());
-  program.addCommand(execCommand());
-  program.addCommand(inventoryCommand());
-  program.addCommand(vaultCommand());
-  program.addCommand(lintCommand());
-  program.addCommand(buildCommand());
-  program.addCommand(infraCommand());
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  for (const c of await Promise.all(names.map((n) => COMMANDS[n]!()))) program.addCommand(c);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -78,7 +81,8 @@ async function main(): Promise<void> {
       throw e;
     });
   }
-  const program = buildProgram();
+  // The first non-option argument names the sub-command (root options take no values).
+  const program = await buildProgram(process.argv.slice(2).find((a) => !a.startsWith('-')));
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
