@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import nunjucks from 'nunjucks';
 import { getAttr, splitArgs } from './methods.js';
+import { isNamespace } from './namespace.js';
 import {
   compare,
   type Dict,
@@ -52,6 +53,8 @@ interface NjContext {
 interface NjCompilerProto {
   compile(node: NjNode, frame: unknown): void;
   _emit(code: string): void;
+  _emitLine(code: string): void;
+  compileSet(node: NjNode, frame: unknown): void;
   _compileExpression(node: NjNode, frame: unknown): void;
   _compileAggregate(node: NjNode, frame: unknown, start?: string, end?: string): void;
   fail(msg: string, lineno?: number, colno?: number): never;
@@ -165,6 +168,30 @@ const overrides: Record<
       this._emit('],');
     }
     this._emit('])');
+  },
+  /** `{% set ns.attr = value %}`: Jinja's only attribute assignment, on namespace() objects. */
+  compileSet(node, frame) {
+    const targets = node.targets as NjNode[];
+    const t = targets[0];
+    if (targets.length !== 1 || t?.typename !== 'LookupVal' || !node.value) {
+      for (const x of targets) {
+        if (x.typename !== 'Symbol')
+          this.fail(
+            'can only assign to names or to a namespace attribute (ns.attr = value)',
+            x.lineno,
+            x.colno,
+          );
+      }
+      base.compileSet.call(this, node, frame);
+      return;
+    }
+    this._emit('env.py.setattr(');
+    this._compileExpression(t.target as NjNode, frame);
+    this._emit(', ');
+    this._compileExpression(t.val as NjNode, frame);
+    this._emit(', ');
+    this._compileExpression(node.value as NjNode, frame);
+    this._emitLine(');');
   },
   compileLookupVal(node, frame) {
     const val = node.val as NjNode;
@@ -526,6 +553,10 @@ export class JinjaEngine {
       inOp: pyIn,
       slice: pySlice,
       getattr: getAttr,
+      setattr: (obj: unknown, key: unknown, value: unknown) => {
+        if (!isNamespace(obj)) throw new Error('cannot assign attribute on non-namespace object');
+        (obj as Dict)[pyStr(key)] = value;
+      },
       float: makeFloat,
       undef: (msg: string) => new Undefined(msg),
       compareChain: (first: unknown, ops: [string, unknown][]) => {

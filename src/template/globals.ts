@@ -1,5 +1,6 @@
 /** Jinja2 and Ansible template globals: range, lookup/query/q, dict, namespace, omit... */
 import { splitArgs } from './methods.js';
+import { markNamespace } from './namespace.js';
 import { OMIT_VALUE } from './omit.js';
 import { type Dict, num, pyStr, truthy } from './python.js';
 
@@ -55,7 +56,7 @@ export function buildGlobals(hooks: GlobalHooks): Dict {
     },
     namespace: (...args: unknown[]) => {
       const { pos, kw } = splitArgs(args);
-      return Object.assign({}, pos[0] ?? {}, kw);
+      return markNamespace(Object.assign({}, pos[0] ?? {}, kw));
     },
     omit: OMIT_VALUE,
     lipsum: () => 'Lorem ipsum dolor sit amet.',

@@ -193,6 +193,10 @@ const cases: Record<string, string> = {
   bool_text: "{{ 'True' }}",
   macro: '{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(a) }}',
   set_stmt: '{% set y = a * 10 %}{{ y }}',
+  namespace_flag:
+    '{% set ns = namespace(found=false) %}{% for u in users %}{% if u.enabled %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}',
+  namespace_acc:
+    "{% set ns = namespace(names=[]) %}{% for u in users %}{% set ns.names = ns.names + [u.name | upper] %}{% endfor %}{{ ns.names | join(',') }}",
   if_empty_dict: '{% if {} %}t{% else %}f{% endif %}',
 };
 

@@ -22,6 +22,17 @@ const vars = {
 const render = (src: string) => t.renderTemplateFile(src, vars, { path: '' });
 
 describe('Jinja beyond nunjucks', () => {
+  it('set ns.attr assigns on a namespace() only, as Jinja2', () => {
+    expect(
+      render(
+        '{% set ns = namespace(n=0) %}{% for n in nums %}{% set ns.n = ns.n + n %}{% endfor %}{{ ns.n }}',
+      ),
+    ).toBe('14');
+    expect(() => render('{% set d = {} %}{% set d.x = 1 %}')).toThrow(
+      /cannot assign attribute on non-namespace object/,
+    );
+  });
+
   it('for ... if filters before loop.* counts', () => {
     expect(
       render('{% for n in nums if n is odd %}{{ loop.index }}/{{ loop.length }}:{{ n }} {% endfor %}'),
