@@ -581,7 +581,8 @@ export class TaskExecutor {
 
   unreachable(e: unknown, delegate?: string): TaskOutcome {
     const msg = e instanceof Error ? e.message : String(e);
-    const hint = e instanceof UnreachableError && e.hint ? e.hint : '';
+    // The hint (what to check next) follows the error as its own sentence.
+    const hint = e instanceof UnreachableError && e.hint ? ` (${e.hint})` : '';
     const out: TaskOutcome = {
       status: 'unreachable',
       result: { unreachable: true, changed: false, msg: `${msg}${hint}` },
