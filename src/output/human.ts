@@ -68,7 +68,6 @@ export function cleanResult(r: TaskResult, verbosity: number, action?: string): 
 
 export class HumanOutput implements EventSink {
   private readonly o: Required<Omit<HumanOptions, 'columns'>> & { columns: number };
-  private lastTaskBanner: string | undefined;
   private pendingBanner: string | undefined;
 
   constructor(opts: HumanOptions) {
@@ -98,7 +97,6 @@ export class HumanOutput implements EventSink {
   private flushBanner(): void {
     if (this.pendingBanner !== undefined) {
       this.banner(this.pendingBanner);
-      this.lastTaskBanner = this.pendingBanner;
       this.pendingBanner = undefined;
     }
   }
@@ -126,7 +124,6 @@ export class HumanOutput implements EventSink {
       const prefix = e.task.handler ? 'RUNNING HANDLER' : 'TASK';
       const name = e.task.role ? `${e.task.role} : ${e.task.name}` : e.task.name;
       this.pendingBanner = `${prefix} [${name}]`;
-      this.lastTaskBanner = undefined;
       this.flushBanner();
     },
     'host.result': (e) => {

@@ -82,9 +82,6 @@ function comparePaths(a: number[], b: number[]): number {
   return a.length - b.length;
 }
 
-/** The synthetic flush point at the end of each play section. */
-const FLUSH = 'meta:flush_handlers';
-
 export class PlayRun {
   readonly layers: PlayLayers;
   readonly executor: TaskExecutor;

@@ -12,6 +12,7 @@ const nasty = [
   'plain',
   'with space',
   "it's",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${PATH} is the point of the case
   'dollar $HOME and ${PATH}',
   'back`tick`',
   'new\nline',
