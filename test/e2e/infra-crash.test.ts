@@ -56,7 +56,7 @@ resources:
   command:
     c:
       count: "{{ var.m }}"
-      create: "sleep 0.01; echo x >> objs/cmd-{{ count.index }}"
+      create: "sleep 0.02; echo x >> objs/cmd-{{ count.index }}"
       destroy: "rm -f objs/cmd-{{ count.index }}"
       depends_on: [local_file.f]
 `;
@@ -84,8 +84,14 @@ function objects(dir: string): Map<string, string> {
   return out;
 }
 
-/** Starts an apply, waits until it is creating or destroying, then SIGKILLs it after `delayMs`. */
-function applyAndKill(dir: string, vars: string[], delayMs: number): Promise<string> {
+const PROGRESS = /: (Creating|Destroying|Modifying)\.\.\.|: (Creation|Destruction|Modifications) complete/g;
+
+/**
+ * Starts an apply and SIGKILLs it `delayMs` after its `atLine`-th progress line (an operation
+ * starting or ending). Tied to the apply's own progress, not to wall time, so a fast machine
+ * kills as often as a slow one; an apply with fewer progress lines finishes unharmed.
+ */
+function applyAndKill(dir: string, vars: string[], atLine: number, delayMs: number): Promise<string> {
   return new Promise((resolve) => {
     const child: ChildProcess = spawn(
       process.execPath,
@@ -99,7 +105,7 @@ function applyAndKill(dir: string, vars: string[], delayMs: number): Promise<str
     let armed = false;
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!armed && /(Creating|Destroying)\.\.\./.test(out)) {
+      if (!armed && (out.match(PROGRESS)?.length ?? 0) >= atLine) {
         armed = true;
         setTimeout(() => child.kill('SIGKILL'), delayMs);
       }
@@ -160,10 +166,11 @@ describe('infra apply crash safety', () => {
       for (let t = 0; t < TRIALS / CHAINS; t++) {
         const n = Math.floor(rand() * 5);
         const m = Math.floor(rand() * 5);
-        const delay = Math.floor(rand() * 120);
-        const how = await applyAndKill(dir, ['-var', `n=${n}`, '-var', `m=${m}`], delay);
+        const atLine = 1 + Math.floor(rand() * 6);
+        const delay = Math.floor(rand() * 30);
+        const how = await applyAndKill(dir, ['-var', `n=${n}`, '-var', `m=${m}`], atLine, delay);
         if (how === 'SIGKILL') kills++;
-        check(`chain ${k} trial ${t} (n=${n} m=${m} kill after ${delay} ms: ${how})`);
+        check(`chain ${k} trial ${t} (n=${n} m=${m} kill ${delay} ms after progress line ${atLine}: ${how})`);
       }
       await converge(4, 4, `chain ${k}: final`);
       const r = await runDrover(['infra', 'destroy', '-auto-approve'], { cwd: dir });
@@ -177,6 +184,7 @@ describe('infra apply crash safety', () => {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     const kills = results.reduce((a, r) => a + (r.status === 'fulfilled' ? r.value : 0), 0);
+    console.log(`infra crash: ${kills} of ${TRIALS} applies killed mid-run (seed ${SEED})`);
     // Most trials must really have been killed mid-apply, or the test proves nothing.
     expect(kills).toBeGreaterThanOrEqual(TRIALS / 2);
   });
