@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { fileGlob } from '../util/fnmatch.js';
+import { searchPathGlob } from '../util/fnmatch.js';
 import { findInSearchPath } from './controller-files.js';
 import type { TemplateEngine, VarLookup } from './ports.js';
 
@@ -167,20 +167,8 @@ export function loopItems(kind: string, rawTerms: unknown, ctx: LoopContext): un
       const l = listify(terms);
       return l.length === 0 ? [] : [l[Math.floor(Math.random() * l.length)]];
     }
-    case 'fileglob': {
-      const out: string[] = [];
-      for (const pattern of listify(terms).map(String)) {
-        const dirs = isAbsolute(pattern) ? [''] : ctx.searchPath.flatMap((d) => [join(d, 'files'), d]);
-        for (const d of dirs) {
-          const found = fileGlob(d ? join(d, pattern) : pattern);
-          if (found.length > 0) {
-            out.push(...found);
-            break;
-          }
-        }
-      }
-      return out;
-    }
+    case 'fileglob':
+      return listify(terms).flatMap((pattern) => searchPathGlob(String(pattern), ctx.searchPath));
     case 'first_found': {
       const candidates = listify(terms).flatMap((t) => {
         if (t && typeof t === 'object' && !Array.isArray(t)) {

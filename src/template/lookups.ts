@@ -7,7 +7,7 @@ import { execSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileGlob } from '../util/fnmatch.js';
+import { searchPathGlob } from '../util/fnmatch.js';
 import { attrPath } from './filters.js';
 import { type Dict, isDict, num, percentFormat, pyStr, truthy, typeName } from './python.js';
 import { Undefined } from './undefined.js';
@@ -188,18 +188,7 @@ const lookups: Record<string, Lookup> = {
     }),
   items: (terms) => flat1(terms),
   list: (terms) => terms,
-  fileglob: (terms, _kw, ctx) =>
-    terms.flatMap((t) => {
-      const pat = pyStr(t);
-      if (isAbsolute(pat)) return fileGlob(pat);
-      for (const dir of ctx.searchPath) {
-        for (const base of [join(dir, 'files'), dir]) {
-          const found = fileGlob(join(base, pat));
-          if (found.length) return found;
-        }
-      }
-      return [];
-    }),
+  fileglob: (terms, _kw, ctx) => terms.flatMap((t) => searchPathGlob(pyStr(t), ctx.searchPath)),
   first_found: (terms, kw, ctx) => {
     // Ansible 2.14's _process_terms, quirks included: a string term takes its files/paths
     // from the keyword options (which then replace the term), a mapping term from itself,

@@ -5,7 +5,7 @@
  * both ends, case-sensitive (fnmatchcase; POSIX fnmatch does not fold case).
  */
 import { readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 
 const cache = new Map<string, RegExp>();
 
@@ -56,7 +56,7 @@ export function fnmatch(name: string, pattern: string): boolean {
  * Ansible's fileglob accepts in practice): names starting with `.` match only a pattern
  * starting with `.`; regular files only; sorted.
  */
-export function fileGlob(pattern: string, accept: (path: string) => boolean = isFile): string[] {
+export function fileGlob(pattern: string): string[] {
   const dir = dirname(pattern);
   const base = basename(pattern);
   const re = fnmatchRegExp(base);
@@ -69,8 +69,23 @@ export function fileGlob(pattern: string, accept: (path: string) => boolean = is
   return names
     .filter((n) => re.test(n) && (base.startsWith('.') || !n.startsWith('.')))
     .map((n) => join(dir, n))
-    .filter(accept)
+    .filter(isFile)
     .sort();
+}
+
+/**
+ * Ansible's fileglob over a search path: an absolute pattern as is; a relative one in each
+ * dir's `files/`, then the dir itself, the first place with matches winning.
+ */
+export function searchPathGlob(pattern: string, searchPath: readonly string[]): string[] {
+  if (isAbsolute(pattern)) return fileGlob(pattern);
+  for (const dir of searchPath) {
+    for (const base of [join(dir, 'files'), dir]) {
+      const found = fileGlob(join(base, pattern));
+      if (found.length > 0) return found;
+    }
+  }
+  return [];
 }
 
 function isFile(p: string): boolean {
