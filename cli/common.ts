@@ -18,6 +18,7 @@ import type { Connector, SpecResolver, TemplateEngine, VarLookup } from '../src/
 import { OMIT, Templar } from '../src/template/templar.js';
 import { ConnectionPool } from '../src/transport/pool.js';
 import { type CliConnectionOptions, connectionSpecFromVars } from '../src/transport/spec.js';
+import type { SshOptions } from '../src/transport/ssh.js';
 import type { ConnectionSpec } from '../src/transport/types.js';
 import { isVaultText, Keyring, loadVaultSecrets } from '../src/vault/index.js';
 import { loadYaml } from '../src/yaml/load.js';
@@ -259,7 +260,14 @@ export async function wire(opts: CommonOptions, extra: { playbookDir?: string } 
   if (becomePassword) cli.becomePassword = becomePassword;
   if (config.hostKeyChecking !== undefined) cli.hostKeyChecking = config.hostKeyChecking;
 
-  const pool = new ConnectionPool({ sshOptions: { session: sshSessionMode(opts.sshSession) } });
+  const sshOptions: SshOptions = { session: sshSessionMode(opts.sshSession) };
+  if (process.env.DROVER_SSH_DEBUG) {
+    // The protocol trace with milliseconds since start: where a slow connection spends them.
+    const t0 = performance.now();
+    sshOptions.sshDebug = (line) =>
+      process.stderr.write(`[ssh ${(performance.now() - t0).toFixed(1)} ms] ${line}\n`);
+  }
+  const pool = new ConnectionPool({ sshOptions });
   const connector: Connector = {
     connect: (spec: ConnectionSpec) => pool.get(spec),
     drop: (host: string) => pool.close(host),

@@ -25,6 +25,7 @@ import {
   loadKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
+import { useQuickAuth } from './quick-auth.js';
 import { SESSION_COMMAND, SessionNotStartedError, SessionShell } from './session.js';
 import { getWith, putWith, type RawRun } from './transfer.js';
 import {
@@ -49,6 +50,8 @@ export interface SshOptions {
   home?: string;
   /** Debug lines (never contain secrets). */
   log?: (line: string) => void;
+  /** ssh2's protocol trace (packet types, no payloads), each line after the host's name. */
+  sshDebug?: (line: string) => void;
   /**
    * Run commands through one long-lived remote sh per connection (1 round trip per run
    * instead of 2). Runs with a timeout or a become password, and runs while the session
@@ -517,6 +520,7 @@ export class SshConnection implements Connection {
         keepaliveInterval: this.spec.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
         keepaliveCountMax: 3,
         ...(algorithms ? { algorithms } : {}),
+        ...(this.opts.sshDebug ? { debug: (l: string) => this.opts.sshDebug!(`${this.host}: ${l}`) } : {}),
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
           verifyHostKey(hop.host, hop.port, key, mode, files, {
             hash: this.spec.hashKnownHosts ?? false,
@@ -551,6 +555,7 @@ export class SshConnection implements Connection {
           (next as unknown as (v: false) => void)(false);
         },
       });
+      useQuickAuth(client, (msg) => this.log(msg));
     });
   }
 

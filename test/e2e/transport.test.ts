@@ -728,6 +728,26 @@ describe('keys, agent, ssh config and chains', () => {
     }
   });
 
+  it('authenticates in the flight after NEWKEYS: signed keys, no PK_OK query; a refused key falls through to the next', async () => {
+    const wrong = join(tmp, 'not_authorized');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
+    const trace: string[] = [];
+    const c = conn(
+      { ...spec('h13'), privateKeyFiles: [wrong, fleet.keyFile] },
+      // Each line comes after the host's name: 'h13: Outbound: ...'.
+      { ...sshOpts, sshDebug: (line) => trace.push(line.replace(/^h13: /, '')) },
+    );
+    expect((await c.run('whoami')).stdout).toBe('root\n');
+    const at = (text: string): number => trace.findIndex((l) => l.includes(text));
+    const signed = trace.filter((l) => l === 'Outbound: Sending USERAUTH_REQUEST (publickey)');
+    expect(signed).toHaveLength(2);
+    expect(trace.some((l) => l.includes('publickey -- check') || l.includes('PK_OK'))).toBe(false);
+    // The first request went out before the server accepted the service: no round trip lost.
+    expect(at('Sending SERVICE_REQUEST')).toBeGreaterThanOrEqual(0);
+    expect(at('Sending USERAUTH_REQUEST (publickey)')).toBeLessThan(at('Received SERVICE_ACCEPT'));
+    expect(at('Received USERAUTH_FAILURE')).toBeLessThan(at('Received USERAUTH_SUCCESS'));
+  });
+
   it('uses the default identities in ~/.ssh when no key is given', async () => {
     const home = join(tmp, 'home-with-keys');
     execFileSync('mkdir', ['-p', join(home, '.ssh')]);
