@@ -114,6 +114,9 @@ async function recordDrover(
   const r = await runChild([process.execPath, '--import', recorderModule, ...argv.slice(1)], {
     ...toolEnv('drover', target),
     DROVER_BENCH_RECORD: file,
+    // The recorder patches ssh2 as loaded from node_modules; the bundle has its own copy.
+    // This run is not measured.
+    DROVER_NO_BUNDLE: '1',
   });
   if (recapCheck(c.hosts)({ code: r.status, stdout: r.stdout } as Measurement)) {
     const last = `${r.stderr}\n${r.stdout}`.trim().split('\n').slice(-3).join(' | ');

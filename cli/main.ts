@@ -1,7 +1,6 @@
-#!/usr/bin/env node
 /**
  * drover: run Ansible playbooks unchanged, faster. This file only parses arguments and
- * maps errors to exit codes; the engine lives in src/.
+ * maps errors to exit codes; the engine lives in src/. cli/drover.ts starts it.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -73,7 +72,8 @@ export async function buildProgram(only?: string): Promise<Command> {
   return program;
 }
 
-async function main(): Promise<void> {
+/** Runs the command line in process.argv; sets process.exitCode. */
+export async function main(): Promise<void> {
   // `drover ... | head` closes the pipe early: stop quietly, as a Unix tool should.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -82,8 +82,8 @@ async function main(): Promise<void> {
     });
   }
   // The first non-option argument names the sub-command (root options take no values).
-  const program = await buildProgram(process.argv.slice(2).find((a) => !a.startsWith('-')));
   try {
+    const program = await buildProgram(process.argv.slice(2).find((a) => !a.startsWith('-')));
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -101,5 +101,3 @@ async function main(): Promise<void> {
     process.exitCode = printError(e);
   }
 }
-
-await main();

@@ -499,8 +499,7 @@ async function openBackend(dir: string, root: ModuleConfig, ev: Evaluator): Prom
   const opts = ev.eval(root, b.options) as Record<string, unknown>;
   let mod: { createPgBackend: (o: Record<string, unknown>) => Backend };
   try {
-    const spec = './backends/pg.js';
-    mod = (await import(spec)) as typeof mod;
+    mod = await import('./backends/pg.js');
   } catch (e) {
     throw new ControllerError(`the pg backend is not available: ${(e as Error).message}`);
   }

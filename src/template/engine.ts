@@ -3,8 +3,10 @@
  * re-targeted at Python semantics (see docs/adr/002-jinja-engine.md). Every operator, lookup,
  * truth test and output goes through `env.py.*` so one module (python.ts) decides behaviour.
  */
-import { createRequire } from 'node:module';
 import nunjucks from 'nunjucks';
+// An internal nunjucks module (typed in nunjucks-internals.d.ts), imported statically so the
+// bundle (ADR 121) holds one copy of nunjucks.
+import transformer from 'nunjucks/src/transformer.js';
 import { getAttr, splitArgs } from './methods.js';
 import { isNamespace } from './namespace.js';
 import {
@@ -31,12 +33,6 @@ import { Undefined } from './undefined.js';
 
 const SafeString = (nunjucks as unknown as { runtime: { SafeString: new (...a: unknown[]) => object } })
   .runtime.SafeString;
-
-const require = createRequire(import.meta.url);
-// Internal nunjucks modules; the package exposes them at runtime but not in its typings.
-const transformer = require('nunjucks/src/transformer.js') as {
-  transform(ast: unknown, asyncFilters: string[], name?: string): unknown;
-};
 
 interface NjNode {
   typename: string;
