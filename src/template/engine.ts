@@ -178,6 +178,23 @@ const overrides: Record<
             x.colno,
           );
       }
+      if (targets.length > 1 && node.value) {
+        // `{% set a, b = pair %}` unpacks, as in Python (nunjucks would give both the pair).
+        const tmp = (this._tmpid as () => string).call(this);
+        this._emit(`var ${tmp} = env.py.unpack(`);
+        this._compileExpression(node.value as NjNode, frame);
+        this._emitLine(`, ${targets.length});`);
+        targets.forEach((target, i) => {
+          const value: NjNode = {
+            typename: 'PyRaw',
+            code: `${tmp}[${i}]`,
+            lineno: node.lineno,
+            colno: node.colno,
+          };
+          base.compileSet.call(this, { ...node, targets: [target], value }, frame);
+        });
+        return;
+      }
       base.compileSet.call(this, node, frame);
       return;
     }
@@ -188,6 +205,31 @@ const overrides: Record<
     this._emit(', ');
     this._compileExpression(node.value as NjNode, frame);
     this._emitLine(');');
+  },
+  /** Code the compiler wrote itself (a temporary's element). */
+  compilePyRaw(node) {
+    this._emit(node.code as string);
+  },
+  /**
+   * `{% with a = x, b = y %}...{% endwith %}`: the values are computed in the enclosing
+   * scope, and the names, and anything `set` inside, live only in the block.
+   */
+  compilePyWith(node, frame) {
+    const ids = (node.values as NjNode[]).map((v) => {
+      const id = (this._tmpid as () => string).call(this);
+      this._emit(`var ${id} = `);
+      this._compileExpression(v, frame);
+      this._emitLine(';');
+      return id;
+    });
+    const inner = (frame as { push(isolate: boolean): { set(n: string, v: string): void } }).push(true);
+    this._emitLine('frame = frame.push(true);');
+    (node.targets as NjNode[]).forEach((t, i) => {
+      inner.set(String(t.value), ids[i]!);
+      this._emitLine(`frame.set(${JSON.stringify(String(t.value))}, ${ids[i]});`);
+    });
+    this.compile(node.body as NjNode, inner);
+    this._emitLine('frame = frame.pop();');
   },
   compileLookupVal(node, frame) {
     const val = node.val as NjNode;
@@ -349,7 +391,7 @@ for (const [k, f] of Object.entries(overrides)) (PyCompiler.prototype as unknown
   node: NjNode,
   ...types: unknown[]
 ) {
-  if (node.typename === 'PyCall' || node.typename === 'Slice' || node.typename === 'PyForFilter') return;
+  if (['PyCall', 'PyRaw', 'Slice', 'PyForFilter'].includes(node.typename)) return;
   base.assertType.call(this, node, ...types);
 };
 
@@ -599,6 +641,13 @@ export class JinjaEngine {
         return r instanceof SafeString ? String(r) : r;
       },
       tuple: (items: unknown[]) => makeTuple(items),
+      unpack: (value: unknown, n: number) => {
+        const items = pyIter(value);
+        if (items.length > n) throw new Error(`too many values to unpack (expected ${n})`);
+        if (items.length < n)
+          throw new Error(`not enough values to unpack (expected ${n}, got ${items.length})`);
+        return items;
+      },
       filterIter: (seq: unknown, keep: (x: unknown) => boolean) => pyIter(seq).filter(keep),
       filter: (name: string, _context: unknown, args: unknown[]) => {
         const f = hooks.filters[name];
@@ -631,7 +680,7 @@ export class JinjaEngine {
     src = trimAfterCommentsAndRaw(src);
     const tokens = lex(src, this.env.opts, opts.rawStrings);
     const parser = new nj.parser.Parser(tokens);
-    parser.extensions = [];
+    parser.extensions = [withTag];
     markFloats(parser);
     const ast = parser.parseAsRoot();
     const native = opts.native === true && isSingleExpression(ast);
@@ -702,6 +751,44 @@ function endsWithStringFilter(root: NjNode): boolean {
   const name = String((expr.name as NjNode).value).replace(/^ansible\.builtin\./, '');
   return STRING_TYPE_FILTERS.has(name);
 }
+
+interface NjParser {
+  peekToken(): { type: string; value: string; lineno: number; colno: number } | null;
+  skip(type: string): boolean;
+  skipValue(type: string, value: string): boolean;
+  skipSymbol(value: string): boolean;
+  advanceAfterBlockEnd(name?: string): void;
+  parseUntilBlocks(...names: string[]): NjNode;
+  parsePrimary(): NjNode;
+  parseExpression(): NjNode;
+  fail(msg: string, lineno?: number, colno?: number): never;
+}
+type NjLexer = Record<'TOKEN_BLOCK_END' | 'TOKEN_COMMA' | 'TOKEN_OPERATOR', string>;
+
+/** Jinja's `{% with %}` (nunjucks has none): parsed to a PyWith node, see compilePyWith. */
+const withTag = {
+  tags: ['with'],
+  parse(p: NjParser, _nodes: unknown, lexer: NjLexer): NjNode {
+    const tag = p.peekToken()!;
+    p.skipSymbol('with');
+    const targets: NjNode[] = [];
+    const values: NjNode[] = [];
+    while (p.peekToken()?.type !== lexer.TOKEN_BLOCK_END) {
+      if (targets.length > 0 && !p.skip(lexer.TOKEN_COMMA))
+        p.fail('expected a comma between the assignments of with');
+      const target = p.parsePrimary();
+      if (target.typename !== 'Symbol') p.fail('with can only assign to names', target.lineno, target.colno);
+      if (!p.skipValue(lexer.TOKEN_OPERATOR, '='))
+        p.fail(`expected '=' after ${String(target.value)} in with`);
+      targets.push(target);
+      values.push(p.parseExpression());
+    }
+    p.advanceAfterBlockEnd(tag.value);
+    const body = p.parseUntilBlocks('endwith');
+    p.advanceAfterBlockEnd();
+    return { typename: 'PyWith', targets, values, body, lineno: tag.lineno, colno: tag.colno };
+  },
+};
 
 /** nunjucks parses `1.0` to the number 1; remember it was a float so it prints as 1.0. */
 function markFloats(parser: Dict): void {

@@ -198,6 +198,13 @@ const cases: Record<string, string> = {
   namespace_acc:
     "{% set ns = namespace(names=[]) %}{% for u in users %}{% set ns.names = ns.names + [u.name | upper] %}{% endfor %}{{ ns.names | join(',') }}",
   if_empty_dict: '{% if {} %}t{% else %}f{% endif %}',
+  with_names: "{% with x = a + 1, y = s | lower %}{{ x }} {{ y }}{% endwith %}{{ x | default('gone') }}",
+  with_scope: '{% set z = 1 %}{% with %}{% set z = 2 %}{{ z }}{% endwith %}{{ z }}',
+  with_outer_values: '{% with a = 5, b = a %}{{ a }}{{ b }}{% endwith %}',
+  with_in_loop: '{% for u in users %}{% with n = u.name | upper -%}  {{ n }};{% endwith %}{% endfor %}',
+  set_unpack: '{% set p, q = lst[:2] %}{{ q }}-{{ p }}',
+  set_unpack_str: "{% set p, q = 'xy' %}{{ q }}{{ p }}",
+  set_unpack_pairs: '{% for k, v in d.items() | list %}{% set kk, vv = [k, v] %}{{ kk }}{% endfor %}',
 };
 
 const ansibleOk = (() => {

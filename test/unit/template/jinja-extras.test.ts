@@ -33,6 +33,23 @@ describe('Jinja beyond nunjucks', () => {
     );
   });
 
+  it('set a, b = ... unpacks; a length mismatch is an error, as in Python', () => {
+    expect(render('{% set k, v = pairs[1] %}{{ v }}{{ k }}')).toBe('2b');
+    expect(() => render('{% set a, b = nums %}')).toThrow(/too many values to unpack \(expected 2\)/);
+    expect(() => render('{% set a, b, c = pairs[0] %}')).toThrow(
+      /not enough values to unpack \(expected 3, got 2\)/,
+    );
+  });
+
+  it('with: its names and sets stay inside; its values see the outer scope; bad forms fail', () => {
+    expect(render('{% with y = x | lower, x = 1 %}{{ x }}{{ y }}{% endwith %}{{ x }}')).toBe('1xX');
+    expect(render('{% with %}{% set x = 2 %}{{ x }}{% endwith %}{{ x }}')).toBe('2X');
+    expect(render('{% with a = 1 %}{% with b = a + 1 %}{{ a }}{{ b }}{% endwith %}{% endwith %}')).toBe('12');
+    expect(() => render('{% with a.b = 1 %}{% endwith %}')).toThrow(/with can only assign to names/);
+    expect(() => render('{% with a 1 %}{% endwith %}')).toThrow(/expected '=' after a in with/);
+    expect(() => render('{% with a = 1 %}')).toThrow(/unexpected end of file/);
+  });
+
   it('for ... if filters before loop.* counts', () => {
     expect(
       render('{% for n in nums if n is odd %}{{ loop.index }}/{{ loop.length }}:{{ n }} {% endfor %}'),
