@@ -8,7 +8,13 @@ import vm from 'node:vm';
 
 type Main = () => Promise<void>;
 
-/** The bundle's last line names its code cache: `//# drover-code-cache=FILE`. */
+/**
+ * The bundle is written as one function expression, Node's CommonJS wrapper around the
+ * module, so the launcher hands the file's text to V8 as it is (no second copy of a
+ * 2 MB string). Its last line names its code cache: `//# drover-code-cache=FILE`.
+ */
+export const BUNDLE_HEAD = '(function (exports, require, module, __filename, __dirname) {';
+export const BUNDLE_TAIL = '\n})';
 export const CACHE_TRAILER = '\n//# drover-code-cache=';
 
 export interface LoadedBundle {
@@ -20,7 +26,7 @@ export interface LoadedBundle {
 }
 
 /**
- * Compiles `file` (a CommonJS bundle exporting `main`) as Node would, but through vm.Script
+ * Compiles `file` (a wrapped CommonJS bundle exporting `main`) as Node would, but through vm.Script
  * so V8 can take the cache the bundle names. A cache that does not fit (another Node or V8
  * flags) is rejected by V8 and the code compiles as usual.
  */
@@ -41,8 +47,8 @@ export function loadBundle(file: string): LoadedBundle | undefined {
       cachedData = undefined;
     }
   }
-  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
-  const script = new vm.Script(wrapped, {
+  if (!source.startsWith(BUNDLE_HEAD)) throw new Error(`${file} is not a drover bundle`);
+  const script = new vm.Script(source, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
     // import() inside the bundle (e.g. of an optional package) goes to Node's own loader.

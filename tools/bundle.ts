@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { CACHE_TRAILER } from '../cli/bundle-loader.js';
+import { BUNDLE_HEAD, BUNDLE_TAIL, CACHE_TRAILER } from '../cli/bundle-loader.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = join(root, 'dist', 'bin');
@@ -49,6 +49,9 @@ async function bundle(): Promise<string> {
     outfile: bundleFile,
     // Error classes are told apart by name in places; keep names as written.
     keepNames: true,
+    // Drops comments and indentation: a third less source for V8 to read and keep.
+    // DROVER_NO_BUNDLE=1 runs the modules when a readable stack trace is wanted.
+    minifyWhitespace: true,
     // Optional native packages their users load only when present.
     external: ['cpu-features', 'pg-native'],
     plugins: [nativeAddons],
@@ -58,11 +61,17 @@ async function bundle(): Promise<string> {
     logLevel: 'warning',
   });
   const text = result.outputFiles[0]!.text;
+  // One non-ASCII character makes V8 hold the whole source as two-byte: twice the memory.
+  const wide = /[^\x00-\x7f]/.exec(text);
+  if (wide) {
+    const around = text.slice(Math.max(0, wide.index - 60), wide.index + 20);
+    throw new Error(`the bundle must be ASCII; write this with \\u escapes in the source: ...${around}...`);
+  }
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const cacheName = `drover-${hash}.v8cache`;
   mkdirSync(outDir, { recursive: true });
   for (const f of readdirSync(outDir)) if (f.endsWith('.v8cache')) rmSync(join(outDir, f));
-  writeFileSync(bundleFile, `${text}${CACHE_TRAILER}${cacheName}\n`);
+  writeFileSync(bundleFile, `${BUNDLE_HEAD}${text}${BUNDLE_TAIL}${CACHE_TRAILER}${cacheName}\n`);
   return cacheName;
 }
 

@@ -62,9 +62,13 @@ function scriptLoader(bytes: number): string {
   ].join('\n');
 }
 
-/** Ansible's localized su prompts, reduced to the common ones; matched at the end of stderr. */
+/**
+ * Ansible's localized su prompts, reduced to the common ones; matched at the end of stderr:
+ * Password, Passwort, Mot de passe, Contraseña, Senha, Пароль, 密码, パスワード, 암호, then a
+ * colon (ASCII or fullwidth). Written with escapes: the bundle stays ASCII (ADR 121).
+ */
 const SU_PROMPT =
-  /(Password|Passwort|Mot de passe|Contraseña|Senha|Пароль|密码|パスワード|암호)\s*[:：]\s*$/i;
+  /(Password|Passwort|Mot de passe|Contrase\u00f1a|Senha|\u041f\u0430\u0440\u043e\u043b\u044c|\u5bc6\u7801|\u30d1\u30b9\u30ef\u30fc\u30c9|\uc554\ud638)\s*[:\uff1a]\s*$/i;
 
 /**
  * Build the command line for `script` run as the login user, or escalated with `become`.
