@@ -33,7 +33,14 @@ export const IPV6 = new RegExp(
   ].join('|')})$`,
   'i',
 );
-const HOSTNAME = new RegExp(String.raw`^${label}(?:\.${label})*$`, 'iu');
+export const HOSTNAME = new RegExp(String.raw`^${label}(?:\.${label})*$`, 'iu');
+// The same pattern for ASCII names, which are nearly all: with `\p{L}` and the `iu` flags V8
+// builds Unicode case-folding tables, ~2.5 ms of every run's start-up. On ASCII input both
+// patterns accept the same strings (the ASCII letters, digits and _ are exactly the
+// ASCII members of [\p{L}\p{N}_]).
+const asciiLabel = label.replaceAll(String.raw`\p{L}\p{N}_`, 'a-z0-9_');
+export const HOSTNAME_ASCII = new RegExp(String.raw`^${asciiLabel}(?:\.${asciiLabel})*$`, 'i');
+const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s);
 
 export class AddressError extends Error {}
 
@@ -53,7 +60,7 @@ export function parseAddress(address: string, allowRanges: boolean): { host: str
     }
   }
   // Python's `$` also matches before a final newline; inventory text never has one here.
-  if (!(IPV4.test(rest) || IPV6.test(rest) || HOSTNAME.test(rest))) {
+  if (!(IPV4.test(rest) || IPV6.test(rest) || (isAscii(rest) ? HOSTNAME_ASCII : HOSTNAME).test(rest))) {
     throw new AddressError(`Not a valid network hostname: ${rest}`);
   }
   if (!allowRanges && rest.includes('['))

@@ -6,7 +6,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expandHostnameRange, parseAddress } from '../../../src/inventory/address.js';
+import {
+  expandHostnameRange,
+  HOSTNAME,
+  HOSTNAME_ASCII,
+  parseAddress,
+} from '../../../src/inventory/address.js';
 import { loadInventory } from '../../../src/inventory/inventory.js';
 import { iniValue } from '../../../src/inventory/literal.js';
 import { splitHostPattern } from '../../../src/inventory/pattern.js';
@@ -52,6 +57,27 @@ describe('addresses and ranges', () => {
     expect(parseAddress('[::1]:22', true)).toEqual({ host: '::1', port: 22 });
     expect(parseAddress('10.0.0.[1:3]', true)).toEqual({ host: '10.0.0.[1:3]' });
     expect(() => parseAddress('bad_:22', true)).toThrow(/Not a valid network hostname/);
+  });
+
+  it('the ASCII hostname pattern accepts exactly what the Unicode one accepts on ASCII names', () => {
+    // A seeded walk over short strings of the characters that matter to the grammar.
+    const alphabet = 'aZ09_-.[]:x';
+    let seed = 7;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    let accepted = 0;
+    for (let i = 0; i < 20000; i++) {
+      let s = '';
+      for (let n = 1 + (next() % 10); n > 0; n--) s += alphabet[next() % alphabet.length];
+      const both = [HOSTNAME.test(s), HOSTNAME_ASCII.test(s)];
+      if (both[0]) accepted++;
+      expect(both, s).toEqual([both[0], both[0]]);
+    }
+    expect(accepted).toBeGreaterThan(1000);
+    // Non-ASCII names keep the Unicode pattern.
+    expect(parseAddress('héte.example', true)).toEqual({ host: 'héte.example' });
   });
 
   it('expands numeric, padded, stepped, alphabetic and nested ranges', () => {
