@@ -5,11 +5,11 @@
  * the sha1 read in step 1 so a concurrent change fails instead of being overwritten.
  */
 import { parseReport, type Report } from '../sh/protocol.js';
-import { shPath, shScript } from '../sh/script.js';
+import { type ShValue, shPath, shScript } from '../sh/script.js';
 import { parseStat, type RemoteStat } from '../sh/stat.js';
-import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
+import { type FileDiff, isStep, type PlanContext, type Step, type TaskResult } from '../types.js';
 import { addAttrChanges, type FileAttrs, failureFrom, sortedJson } from './common.js';
-import { putStep, sha1 } from './put.js';
+import { type PutOptions, putStep, sha1 } from './put.js';
 
 // The sha1 the write step's guard compares with is taken of the content read back, on the
 // controller: one process fewer on the target. With owner/group/mode arguments the file's
@@ -60,13 +60,9 @@ export interface EditOptions {
 }
 
 export function editStep(o: EditOptions, ctx: PlanContext): Step {
-  return {
-    script: shScript({
-      check: ctx.check,
-      vars: { path: shPath(o.path), attrs: hasAttrs(o.attrs) },
-      tilde: ['path'],
-      body: READ_BODY,
-    }),
+  const readVars = { path: shPath(o.path), attrs: hasAttrs(o.attrs) };
+  const read: Step = {
+    script: shScript({ check: ctx.check, vars: readVars, tilde: ['path'], body: READ_BODY }),
     parse(r) {
       const report = parseReport(r.stdout);
       const failed = failureFrom(o.module, r, report);
@@ -83,6 +79,31 @@ export function editStep(o: EditOptions, ctx: PlanContext): Step {
       if ('result' in outcome) return outcome.result;
       return writeOutcome(o, outcome, exists, report, ctx);
     },
+  };
+  return createOrRead(o, ctx, read, readVars) ?? read;
+}
+
+/**
+ * What an edit writes into a missing file does not depend on the file, so it is worked out
+ * before anything is read and sent with the read: the target writes it if the file is
+ * still absent, and otherwise answers the read as before (ADR 122). Creating a file then
+ * takes one round trip instead of two; an existing file costs what it did.
+ */
+function createOrRead(
+  o: EditOptions,
+  ctx: PlanContext,
+  read: Step,
+  readVars: Record<string, ShValue>,
+): Step | undefined {
+  if (ctx.check || o.path.endsWith('/') || o.onMissing?.(o.path)) return undefined;
+  const outcome = o.edit({ exists: false, content: Buffer.alloc(0) });
+  if ('result' in outcome) return undefined;
+  const unlessPresent = { vars: readVars, tilde: ['path'], body: READ_BODY };
+  const write = writeOutcome(o, outcome, false, parseReport(''), ctx, unlessPresent);
+  if (!isStep(write)) return undefined;
+  return {
+    ...write,
+    parse: (r) => (parseReport(r.stdout).flag('present') ? read.parse(r) : write.parse(r)),
   };
 }
 
@@ -113,6 +134,7 @@ function writeOutcome(
   exists: boolean,
   report: Report,
   ctx: PlanContext,
+  unlessPresent?: PutOptions['unlessPresent'],
 ): Step | TaskResult {
   const base: TaskResult = { changed: outcome.changed, msg: outcome.msg, ...outcome.extra };
   if (ctx.diff && outcome.diff) base.diff = outcome.diff;
@@ -133,6 +155,7 @@ function writeOutcome(
       follow: true,
       guardSum: exists ? sum : '',
       makeParents: outcome.makeParents ?? false,
+      ...(unlessPresent ? { unlessPresent } : {}),
     },
     ctx,
     (res, written) => {

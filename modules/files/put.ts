@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseReport, type Report } from '../sh/protocol.js';
-import { shPath, shScript } from '../sh/script.js';
+import { type ShValue, shPath, shScript } from '../sh/script.js';
 import { parseStat } from '../sh/stat.js';
 import type { FileDiff, PlanContext, Step, TaskResult } from '../types.js';
 import { addAttrChanges, diffText, failureFrom, sortedJson, statResult } from './common.js';
@@ -34,6 +34,11 @@ export interface PutOptions {
   fromSrc?: string;
   /** after_header of the diff. */
   srcLabel?: string;
+  /**
+   * Write only if dest is absent; otherwise run this body instead and answer `present 1`
+   * (a two-step edit's read, sent along with the write of a new file: ADR 122).
+   */
+  unlessPresent?: { vars: Record<string, ShValue>; tilde: string[]; body: string };
 }
 
 export function sha1(data: Buffer | string): string {
@@ -170,6 +175,7 @@ export function putScript(o: PutOptions, ctx: PlanContext): string {
     check: ctx.check,
     tmp: ctx.remoteTmp,
     vars: {
+      ...o.unlessPresent?.vars,
       dest: shPath(slash ? o.dest.replace(/\/+$/, '') : o.dest),
       slash,
       src_base: o.srcBase,
@@ -189,8 +195,10 @@ export function putScript(o: PutOptions, ctx: PlanContext): string {
       parents: o.makeParents ?? false,
       want_diff: ctx.diff,
     },
-    tilde: ['dest', 'from_src'],
-    body: PUT_BODY,
+    tilde: ['dest', 'from_src', ...(o.unlessPresent?.tilde ?? [])],
+    body: o.unlessPresent
+      ? `dr_typev "$dest"\nif [ "$DR_T" != absent ]; then\n${o.unlessPresent.body.trim()}\ndr_out present 1\nexit 0\nfi\n${PUT_BODY}`
+      : PUT_BODY,
   });
 }
 

@@ -62,6 +62,26 @@ describe('lineinfile', () => {
     expect(readFileSync(s.path('x/y'), 'utf8')).toBe('a\n');
     expect(statSync(s.path('x/y')).mode & 0o777).toBe(0o600);
     expect(r.second.changed).toBe(false);
+    // A new file is written in the step that would have read it (ADR 122): one round trip.
+    expect(r.scripts).toHaveLength(1);
+  });
+
+  it('create on a file that exists by then: the same step reads it, the second writes', async () => {
+    const p = s.path('late');
+    for (const [mod, args, want] of [
+      [lineinfileModule, { path: p, line: 'b', create: true }, 'a\nb\n'],
+      [
+        blockinfileModule,
+        { path: p, block: 'c', create: true, marker: '# {mark}' },
+        'a\nb\n# BEGIN\nc\n# END\n',
+      ],
+    ] as const) {
+      if (mod === lineinfileModule) writeFileSync(p, 'a\n');
+      const r = await runModule(mod, args);
+      expect(r.result.changed).toBe(true);
+      expect(r.scripts).toHaveLength(2);
+      expect(readFileSync(p, 'utf8')).toBe(want);
+    }
   });
 
   it('a directory path fails like Ansible', async () => {
