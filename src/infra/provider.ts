@@ -77,8 +77,11 @@ export interface ResourceType {
   update?(prior: Attrs, config: Attrs, ctx: ProviderContext): Promise<Attrs>;
   /** Delete the object; must succeed when it is already gone. */
   delete(state: Attrs, ctx: ProviderContext): Promise<void>;
-  /** Attributes of an existing object given its import id (`drover infra import ADDR ID`). */
-  import?(id: string, ctx: ProviderContext): Promise<Attrs>;
+  /**
+   * The attributes of an existing object (`infra import ADDR ID`). `config` holds the
+   * resource block's attributes that could be evaluated (connection settings, say).
+   */
+  import?(id: string, ctx: ProviderContext, config?: Attrs): Promise<Attrs>;
 }
 
 export interface Provider {

@@ -15,7 +15,7 @@ import { type ApplyResult, applyPlan } from './apply.js';
 import { type Backend, type LockInfo, StateLockedError } from './backend.js';
 import { createLocalBackend } from './backends/local.js';
 import { allModules, convertType, loadConfig, type ModuleConfig, typeError } from './config.js';
-import { Evaluator, isUnknown } from './evaluate.js';
+import { Evaluator, type InstanceKey, isUnknown } from './evaluate.js';
 import { ConfigGraph } from './graph.js';
 import {
   checkAddresses,
@@ -309,6 +309,35 @@ export class InfraSession {
     });
   }
 
+  /**
+   * The resource block's settings for an import (a postgresql_* `connection` map, say),
+   * evaluated as a plan would with what the state knows. An attribute that cannot be known
+   * yet (it refers to something not created) or fails to evaluate is left out: the import
+   * then works from the object alone, and the next plan reports any difference.
+   */
+  private importConfig(state: State, nodeId: string, key: InstanceKey): Attrs {
+    for (const i of state.resources)
+      if (!i.deposed) this.ev.setInstance(configAddress(i.address), i.index_key, i.attributes);
+    const r = this.graph.nodes.get(nodeId)!.resource!;
+    const mod = this.graph.nodes.get(nodeId)!.module;
+    const inst =
+      typeof key === 'number'
+        ? { count: key }
+        : typeof key === 'string'
+          ? { each: { key, value: null } }
+          : {};
+    const out: Attrs = {};
+    for (const [k, v] of Object.entries(r.body)) {
+      try {
+        const val = this.ev.eval(mod, v, inst);
+        if (!isUnknown(val)) out[k] = val as AttrValue;
+      } catch {
+        // left out: see above
+      }
+    }
+    return out;
+  }
+
   /** Attributes of an existing object for `infra import ADDR ID`. */
   async importInstance(state: State, address: string, id: string): Promise<StateInstance> {
     const node = this.graph.nodes.get(configAddress(address));
@@ -324,9 +353,9 @@ export class InfraSession {
       );
     const rt = this.rtOf(node.resource)!;
     if (!rt.import) throw new InfraError(`resource type ${node.resource.type} does not support import`);
-    const attrs = await rt.import(id, this.providerContext(address));
     const m = /\[(\d+|"(?:[^"\\]|\\.)*")\]$/.exec(address);
     const key = m ? (JSON.parse(m[1]!) as number | string) : null;
+    const attrs = await rt.import(id, this.providerContext(address), this.importConfig(state, node.id, key));
     return {
       address,
       mode: 'managed',

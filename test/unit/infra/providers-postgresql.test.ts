@@ -2,8 +2,11 @@
  * postgresql_role / postgresql_database / postgresql_grant and the pg state backend against a
  * real PostgreSQL 15 cluster started for this file (test/lab/pg.ts).
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runInfra } from '../../../cli/infra.js';
 import { StateLockedError } from '../../../src/infra/backend.js';
 import { createPgBackend } from '../../../src/infra/backends/pg.js';
 import type { Attrs, ProviderContext } from '../../../src/infra/provider.js';
@@ -115,6 +118,50 @@ describe.skipIf(!asRoot)('postgresql_role', () => {
     ).rejects.toThrow(/no role named nobody/);
     await postgresqlRole.delete(a, ctx('postgresql_role.imp'));
     expect(await cluster.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'imported'")).toBe('0');
+  });
+
+  it('infra import takes the connection from the resource block, variables evaluated (no PG* env)', async () => {
+    await cluster.psql('CREATE ROLE imported2 LOGIN');
+    const dir = mkdtempSync(join(tmpdir(), 'drover-pg-import-'));
+    writeFileSync(
+      join(dir, 'main.infra.yml'),
+      [
+        'variables:',
+        '  pg: {type: string}',
+        'resources:',
+        '  postgresql_role:',
+        '    imp: {name: imported2, login: true, connection: {conn_str: "{{ var.pg }}"}}',
+        '',
+      ].join('\n'),
+    );
+    const saved = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((k) => k.startsWith('PG'))
+        .map((k) => [k, process.env[k]]),
+    );
+    for (const k of Object.keys(saved)) delete process.env[k];
+    let err = '';
+    try {
+      const run = (...args: string[]) =>
+        runInfra(['-chdir', dir, ...args, '-var', `pg=${cluster.connStr}`], {
+          write: () => undefined,
+          writeErr: (t) => (err += t),
+          ask: async () => undefined,
+        });
+      expect(await run('import', 'postgresql_role.imp', 'imported2'), err).toBe(0);
+      const state = JSON.parse(readFileSync(join(dir, 'drover.tfstate.json'), 'utf8')) as {
+        resources: { address: string; attributes: Attrs }[];
+      };
+      expect(state.resources[0]).toMatchObject({
+        address: 'postgresql_role.imp',
+        attributes: { name: 'imported2', login: true, connection: { conn_str: cluster.connStr } },
+      });
+      expect(await run('plan', '-detailed-exitcode'), err).toBe(0);
+    } finally {
+      Object.assign(process.env, saved);
+      await cluster.psql('DROP ROLE imported2');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes createdb as the SQL spelling of create_database, storing the server value under it', async () => {
