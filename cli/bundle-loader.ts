@@ -26,8 +26,8 @@ export interface LoadedBundle {
 }
 
 /**
- * Compiles `file` (a wrapped CommonJS bundle exporting `main`) as Node would, but through vm.Script
- * so V8 can take the cache the bundle names. A cache that does not fit (another Node or V8
+ * Compiles `file` (a wrapped CommonJS bundle exporting `main`) as Node would, but through
+ * vm.Script so V8 can take the cache the bundle names. A cache that does not fit (another Node or V8
  * flags) is rejected by V8 and the code compiles as usual.
  */
 export function loadBundle(file: string): LoadedBundle | undefined {
@@ -37,6 +37,7 @@ export function loadBundle(file: string): LoadedBundle | undefined {
   } catch {
     return undefined;
   }
+  if (!source.startsWith(BUNDLE_HEAD)) throw new Error(`${file} is not a drover bundle`);
   const at = source.lastIndexOf(CACHE_TRAILER);
   const cacheFile = at >= 0 ? join(dirname(file), source.slice(at + CACHE_TRAILER.length).trim()) : undefined;
   let cachedData: Buffer | undefined;
@@ -47,7 +48,6 @@ export function loadBundle(file: string): LoadedBundle | undefined {
       cachedData = undefined;
     }
   }
-  if (!source.startsWith(BUNDLE_HEAD)) throw new Error(`${file} is not a drover bundle`);
   const script = new vm.Script(source, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
