@@ -8,13 +8,14 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { MissingFileError, UsageError } from '../src/errors.js';
 import type { EventSink, RunEvent } from '../src/events/types.js';
-import { type Inventory, loadInventory } from '../src/inventory/index.js';
+import { loadInventory } from '../src/inventory/index.js';
 import { Redactor } from '../src/output/redact.js';
 import { parseKv } from '../src/playbook/split-args.js';
 import type { RunnerOptions } from '../src/runner/options.js';
 import { DEFAULT_FORKS } from '../src/runner/options.js';
 import type { Redactor as RunRedactor } from '../src/runner/play.js';
 import type { Connector, SpecResolver, TemplateEngine, VarLookup } from '../src/runner/ports.js';
+import { ReloadableInventory } from '../src/runner/reloadable-inventory.js';
 import { OMIT, Templar } from '../src/template/templar.js';
 import { ConnectionPool } from '../src/transport/pool.js';
 import { type CliConnectionOptions, connectionSpecFromVars } from '../src/transport/spec.js';
@@ -199,7 +200,7 @@ export interface Wiring {
   keyring: Keyring;
   redactor: Redactor;
   runRedactor: RunRedactor;
-  inventory: Inventory;
+  inventory: ReloadableInventory;
   templar: Templar;
   pool: ConnectionPool;
   connector: Connector;
@@ -227,13 +228,15 @@ export async function wire(opts: CommonOptions, extra: { playbookDir?: string } 
 
   const sources = opts.inventory?.length ? opts.inventory : (config.inventory ?? ['/etc/ansible/hosts']);
   const warn = (m: string) => process.stderr.write(`[WARNING]: ${m}\n`);
-  const inventory = await loadInventory({
-    sources,
-    cwd: process.cwd(),
-    ...(extra.playbookDir ? { playbookDir: extra.playbookDir } : {}),
-    decryptVault,
-    warn,
-  });
+  const readInventory = () =>
+    loadInventory({
+      sources,
+      cwd: process.cwd(),
+      ...(extra.playbookDir ? { playbookDir: extra.playbookDir } : {}),
+      decryptVault,
+      warn,
+    });
+  const inventory = new ReloadableInventory(await readInventory(), readInventory);
 
   const extraVars = parseExtraVars(opts.extraVars, keyring);
   const templar = new Templar({ cwd: extra.playbookDir ?? process.cwd(), warn });

@@ -101,12 +101,12 @@ async function runLint(
     }
   };
   for (const h of w.inventory.hostNames()) note(w.inventory.hostVars(h));
-  for (const g of Object.keys(w.inventory.groups())) note(w.inventory.groupVars(g));
+  for (const g of Object.keys(w.inventory.groups())) note(w.inventory.inventory.groupVars(g));
   const lintOpts: LintOptions = {
     load,
     inventoryVars,
     inventoryValues,
-    inventoryLabel: implicit ? 'none given' : `-i ${w.inventory.sources.join(' -i ')}`,
+    inventoryLabel: implicit ? 'none given' : `-i ${w.inventory.inventory.sources.join(' -i ')}`,
     extraVars: w.runnerOptions.extraVars,
   };
   const problems = lintPlaybooks(files, lintOpts);

@@ -980,6 +980,8 @@ export class PlayRun {
         for (const w of hosts) await this.connector.drop(w.host.name);
         return;
       case 'refresh_inventory':
+        await this.shared.inventory.refresh?.();
+        return;
       case 'noop':
       case '':
         return;

@@ -17,6 +17,8 @@ export interface InventoryView {
   groups(): Record<string, string[]>;
   addHost(name: string, groups: string[], vars: Record<string, unknown>): void;
   addGroupMembership(host: string, group: string, parents?: string[]): void;
+  /** `meta: refresh_inventory`: read the sources again (absent: the inventory cannot be reloaded). */
+  refresh?(): Promise<void>;
 }
 
 export interface TemplateEngine {
