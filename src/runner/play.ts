@@ -760,10 +760,10 @@ export class PlayRun {
 
   /** Stats, notifications and the event for one host's outcome. */
   private record(task: TaskNode, host: HostState, out: TaskOutcome, ms: number, rescuable: boolean): void {
-    const stats = this.shared.stats(host.name);
     const r = out.result;
     let status = out.status;
     if (r._drover_meta !== undefined) return;
+    const stats = this.shared.stats(host.name);
     switch (status) {
       case 'unreachable': {
         const ignore = this.ignoreUnreachable(task, host);

@@ -252,7 +252,8 @@ async function runPlay(play: Play, shared: RunShared, deps: RunnerDeps): Promise
     deps.emit({ type: 'play.no_hosts', play: playRef, reason: 'no hosts matched', time: Date.now() });
     return false;
   }
-  for (const h of selected) shared.stats(h);
+  // A host gets its recap line from its first result, as in ansible-playbook: one that
+  // nothing ran on (run_once ran elsewhere, every task tagged out) has none.
 
   const fileCache = new Map<string, Promise<Record<string, unknown>>>();
   const resolvedVarsFiles = new Map<string, Record<string, unknown>>();
