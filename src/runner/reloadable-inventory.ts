@@ -2,7 +2,7 @@
  * The runner's inventory for `meta: refresh_inventory`: the sources are read again (a
  * script or a file a task just rewrote, `drover infra apply` output), and what add_host and
  * group_by added during the run is applied again on top, as ansible-core 2.14 does (its
- * refresh keeps them: checked with ansible-playbook in test/oracle/refresh-inventory.test.ts).
+ * refresh keeps them: checked with ansible-playbook in test/oracle/run-time.test.ts).
  * Plays that start afterwards select hosts from the new inventory; the running play keeps
  * its hosts.
  */
