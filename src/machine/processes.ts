@@ -116,18 +116,37 @@ export async function canonicalPath(p: string): Promise<string> {
 }
 
 /**
- * Pids in other mount namespaces whose mount table mentions `dir` (a mount point, or an
+ * A mount as the same mount in another namespace shows it: mountinfo's line without the
+ * mount and parent ids and the propagation tags, which a copied namespace renumbers.
+ */
+function mountKey(line: string): string {
+  const sep = line.indexOf(' - ');
+  const f = (sep < 0 ? line : line.slice(0, sep)).split(' ');
+  return `${f.slice(2, 6).join(' ')} -${sep < 0 ? '' : line.slice(sep + 2)}`;
+}
+
+/**
+ * Pids in other mount namespaces with a mount of their own under `dir` (a mount point, or an
  * overlay upperdir there). This catches a host caught mid-boot, before its chroot, which the
  * root-link scan cannot see; a namespace is read once however many processes share it.
+ *
+ * A namespace made by `unshare -m` starts as a copy of this one: mounts this namespace has
+ * under `dir` (a test's tmpfs, a launcher that mounted here) show up in every namespace
+ * created while they existed, other fleets' hosts included. Those copies are not evidence:
+ * only a mount this namespace does not have counts.
  */
 export async function processesMountingUnder(dirArg: string | readonly string[]): Promise<number[]> {
   const dirs = await Promise.all((typeof dirArg === 'string' ? [dirArg] : dirArg).map(canonicalPath));
   let own = '';
+  let ownMounts: Set<string>;
   try {
     own = await readlink('/proc/self/ns/mnt');
+    ownMounts = new Set((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map(mountKey));
   } catch {
     return [];
   }
+  const mentions = (line: string): boolean =>
+    dirs.some((dir) => line.includes(`${dir}/`) || line.includes(` ${dir} `));
   const verdict = new Map<string, boolean>();
   const found: number[] = [];
   for (const e of await readdir('/proc')) {
@@ -144,7 +163,7 @@ export async function processesMountingUnder(dirArg: string | readonly string[])
     if (hit === undefined) {
       try {
         const info = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
-        hit = dirs.some((dir) => info.includes(`${dir}/`) || info.includes(` ${dir} `));
+        hit = info.split('\n').some((line) => mentions(line) && !ownMounts.has(mountKey(line)));
       } catch {
         continue;
       }
