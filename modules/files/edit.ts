@@ -2,7 +2,8 @@
  * Two-step edits for lineinfile, blockinfile, replace and ini_file: step 1 reads the file
  * back (content, sha1, type), the module computes the new text in TypeScript with Python's
  * regex semantics, step 2 writes it through put.ts only if something changes, guarded by
- * the sha1 read in step 1 so a concurrent change fails instead of being overwritten.
+ * the sha1 read in step 1 so a concurrent change fails instead of being overwritten. A file
+ * that does not exist yet is created by step 1 itself (createOrRead, ADR 122).
  */
 import { parseReport, type Report } from '../sh/protocol.js';
 import { type ShValue, shPath, shScript } from '../sh/script.js';
